@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs every build, test and benchmark dependency of cycas from Debian 12's
+# archive. Used by the README's commands and by .ci/run, so both stay in step.
+set -euo pipefail
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+PACKAGES=(
+  # toolchain
+  build-essential cmake ninja-build clang clang-format libclang-rt-dev pkg-config
+  # gRPC and protobuf (C++), plus python stubs for the wire-compatibility tests
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  python3 python3-grpcio python3-grpc-tools python3-protobuf
+  # hashing, checksums, compression, async I/O, config
+  libssl-dev librust-blake3-dev libxxhash-dev libzstd-dev liburing-dev libtoml11-dev
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # the official REAPI protos, used only by the proto compatibility test
+  bazel-bootstrap-source
+)
+
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update
+$SUDO apt-get install -y --no-install-recommends "${PACKAGES[@]}"

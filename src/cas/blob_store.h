@@ -1,0 +1,70 @@
+// BlobStore: the one interface every storage tier implements.
+//
+// RAM, the local cyclone engine, a remote cycas server and object storage all
+// answer the same five questions, so the CAS layer can compose them freely
+// (a tiered store is itself a BlobStore) and each can be tested alone.
+//
+// Contracts:
+//  * Blobs are keyed by Digest (function, hash, size). A store never verifies
+//    content against the digest: that is VerifyingBlobStore's job, layered on top.
+//  * Contains() is exact (never "present" for an absent blob) and touches what it
+//    finds, so a blob reported present is not the next thing evicted.
+//  * A writer's bytes become visible only at Commit(); Abort() (or destroying an
+//    uncommitted writer) leaves nothing reachable.
+//  * Implementations are safe for concurrent use.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string_view>
+
+#include "digest/digest.h"
+#include "util/status.h"
+
+namespace cycas {
+
+// A byte range of a blob: `length` unset means "to the end".
+struct BlobRange {
+  uint64_t offset = 0;
+  std::optional<uint64_t> length;
+};
+
+class BlobReader {
+ public:
+  virtual ~BlobReader() = default;
+  // Total size of the blob in bytes.
+  virtual uint64_t size() const = 0;
+  // Copies up to out.size() bytes starting at `offset` into `out`; returns the
+  // number copied (0 only at or past the end). Bytes are validated before they
+  // are returned: a corrupt or overwritten record is an error, never data.
+  virtual Result<size_t> Read(uint64_t offset, std::span<uint8_t> out) = 0;
+};
+
+class BlobWriter {
+ public:
+  virtual ~BlobWriter() = default;
+  virtual Status Append(std::span<const uint8_t> data) = 0;
+  // Makes the blob visible. In the default durable mode the bytes are on stable
+  // storage when this returns OK.
+  virtual Status Commit() = 0;
+  // Discards everything written. Safe to call more than once.
+  virtual void Abort() = 0;
+};
+
+class BlobStore {
+ public:
+  virtual ~BlobStore() = default;
+
+  virtual Result<bool> Contains(const Digest& digest) = 0;
+  // NOT_FOUND when absent.
+  virtual Result<std::unique_ptr<BlobReader>> OpenRead(const Digest& digest) = 0;
+  // ALREADY_EXISTS when the blob is already stored.
+  virtual Result<std::unique_ptr<BlobWriter>> OpenWrite(const Digest& digest) = 0;
+  virtual Status Remove(const Digest& digest) = 0;
+  // Short name for logs and metrics ("ram", "engine", "remote").
+  virtual std::string_view name() const = 0;
+};
+
+}  // namespace cycas

@@ -1,0 +1,83 @@
+// Directory: the in-RAM index of one stripe, modelled on ATS's directory.
+//
+// Entries live in a flat array split into segments; each segment holds buckets
+// of kDepth entries. A bucket's first entry is its chain head; further entries
+// of the chain are taken from the segment's freelist and linked by 16-bit
+// `next` indices, with new entries inserted at the head. Nothing else is
+// allocated per object, so memory is 16 bytes per entry, fixed at open.
+// Dead entries (overwritten by the ring) are removed lazily when a walk meets
+// them, by Sweep() at every wrap, and when a segment runs out of free entries.
+// Not thread-safe: the owning Stripe serialises access under its lock.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "engine/dir_entry.h"
+#include "engine/key.h"
+#include "util/status.h"
+
+namespace cycas::engine {
+
+struct DirGeometry {
+  uint32_t segments = 1;
+  uint32_t buckets_per_segment = 1;
+  uint64_t entries() const { return uint64_t{segments} * buckets_per_segment * 4; }
+
+  // Chooses a geometry holding about `objects` entries (bucket depth 4).
+  static DirGeometry ForObjects(uint64_t objects);
+};
+
+class Directory {
+ public:
+  static constexpr uint32_t kDepth = 4;
+  static constexpr uint32_t kMaxSegmentEntries = 65536;
+
+  explicit Directory(DirGeometry geometry);
+
+  // The live entry for (key, type), if any.
+  std::optional<DirEntry> Find(const Key& key, EntryType type, const RingClock& clock);
+  // Adds an entry, replacing any previous entry for (key, type). When the
+  // segment has no free entry, dead entries are reclaimed first; failing that,
+  // the oldest entry of the bucket chain is evicted (returns true then).
+  bool Insert(const Key& key, DirEntry entry, const RingClock& clock);
+  bool Remove(const Key& key, EntryType type, const RingClock& clock);
+  // Removes every dead entry; returns how many were removed.
+  uint64_t Sweep(const RingClock& clock);
+
+  uint64_t used_entries() const { return used_; }
+  uint64_t capacity() const { return entries_.size(); }
+  const DirGeometry& geometry() const { return geometry_; }
+  uint64_t memory_bytes() const {
+    return entries_.size() * sizeof(DirEntry) + free_head_.size() * sizeof(uint16_t);
+  }
+
+  // Raw entries, for snapshots.
+  std::span<const DirEntry> raw() const { return entries_; }
+  // Replaces the contents with a snapshot's entries after checking that every
+  // chain is well formed (indices in range, no entry in two chains, no cycles).
+  Status Load(std::span<const DirEntry> entries);
+
+  static uint64_t TagOf(const Key& key) { return key.TagBits() & kTagMask; }
+
+ private:
+  uint32_t SegmentEntries() const { return geometry_.buckets_per_segment * kDepth; }
+  DirEntry* Segment(uint32_t s) { return entries_.data() + uint64_t{s} * SegmentEntries(); }
+  void Locate(const Key& key, uint32_t* segment, uint32_t* head) const;
+  // Walks the chain at `head` removing entries for which drop(entry) is true.
+  template <typename Pred>
+  uint64_t Purge(DirEntry* seg, uint32_t segment, uint32_t head, Pred drop);
+  void FreePush(DirEntry* seg, uint32_t segment, uint32_t index);
+  uint32_t FreePop(DirEntry* seg, uint32_t segment);
+  uint64_t SweepSegment(uint32_t segment, const RingClock& clock);
+  void RebuildFreelists();
+
+  DirGeometry geometry_;
+  std::vector<DirEntry> entries_;
+  std::vector<uint16_t> free_head_;  // per segment; 0 = empty (index 0 is always a head)
+  uint64_t used_ = 0;
+};
+
+}  // namespace cycas::engine

@@ -1,0 +1,464 @@
+#include "engine/engine.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "engine/layout.h"
+#include "util/log.h"
+
+namespace cycas::engine {
+namespace {
+
+constexpr size_t kCopyForwardQueueLimit = 4096;
+
+// Reads an object stored as one Doc, or as fragments listed by a header Doc.
+class EngineReader final : public ObjectReader {
+ public:
+  EngineReader(Stripe* stripe, Key key, LoadedDoc head, EngineStats* stats)
+      : stripe_(stripe), key_(key), head_(std::move(head)), stats_(stats) {
+    multi_ = head_.header.type == static_cast<uint8_t>(DocType::kObjectHeader);
+    if (multi_) {
+      auto d = head_.data();
+      std::memcpy(&count_, d.data(), 4);
+      std::memcpy(&fragment_size_, d.data() + 4, 4);
+    }
+  }
+
+  // Checks the fragment table against the object's length before any read.
+  Status Validate() const {
+    if (!multi_) {
+      if (head_.header.total_len != head_.header.data_len) {
+        return Status::DataLoss("object length does not match its doc");
+      }
+      return Status::Ok();
+    }
+    auto d = head_.data();
+    uint64_t total = head_.header.total_len;
+    if (d.size() < 8 || fragment_size_ == 0 || d.size() != 8 + uint64_t{count_} * sizeof(FragmentRef) ||
+        count_ != (total + fragment_size_ - 1) / fragment_size_) {
+      return Status::DataLoss("malformed fragment table");
+    }
+    return Status::Ok();
+  }
+
+  uint64_t size() const override { return head_.header.total_len; }
+
+  Result<size_t> Read(uint64_t offset, std::span<uint8_t> out) override {
+    if (offset >= size() || out.empty()) return size_t{0};
+    if (!multi_) {
+      size_t n = static_cast<size_t>(std::min<uint64_t>(out.size(), size() - offset));
+      std::memcpy(out.data(), head_.data().data() + offset, n);
+      return n;
+    }
+    uint32_t index = static_cast<uint32_t>(offset / fragment_size_);
+    if (!fragment_ || fragment_index_ != index) {
+      FragmentRef ref;
+      std::memcpy(&ref, head_.data().data() + 8 + uint64_t{index} * sizeof ref, sizeof ref);
+      DirEntry e{};
+      e.offset = ref.offset;
+      e.set_sectors(ref.sectors);
+      Key fk = key_.FragmentKey(index);
+      auto doc = stripe_->ReadDoc(e, fk);
+      if (!doc.ok()) return doc.status();
+      uint64_t expect = std::min<uint64_t>(fragment_size_, size() - uint64_t{index} * fragment_size_);
+      if (doc->header.data_len != expect || doc->header.first_key != key_) {
+        stats_->validation_failures++;
+        return Status::DataLoss("fragment " + std::to_string(index) + " has the wrong length");
+      }
+      fragment_ = std::move(*doc);
+      fragment_index_ = index;
+    }
+    uint64_t in_frag = offset - uint64_t{index} * fragment_size_;
+    auto d = fragment_->data();
+    size_t n = static_cast<size_t>(std::min<uint64_t>(out.size(), d.size() - in_frag));
+    std::memcpy(out.data(), d.data() + in_frag, n);
+    return n;
+  }
+
+ private:
+  Stripe* stripe_;
+  Key key_;
+  LoadedDoc head_;
+  EngineStats* stats_;
+  bool multi_ = false;
+  uint32_t count_ = 0;
+  uint32_t fragment_size_ = 0;
+  std::optional<LoadedDoc> fragment_;
+  uint32_t fragment_index_ = 0;
+};
+
+}  // namespace
+
+// Streams bytes into Docs: small objects become one Doc at Commit(); past the
+// fragment size, full fragments are appended as they fill, and Commit() appends
+// the header Doc listing them.
+class EngineWriter final : public ObjectWriter {
+ public:
+  EngineWriter(Engine* engine, Stripe* stripe, Key key, RecordKind kind, bool registered)
+      : engine_(engine), stripe_(stripe), key_(key), kind_(kind), registered_(registered) {
+    fragment_size_ = std::min(engine->options_.fragment_size, stripe->fragment_limit());
+    sync_failures_at_start_ = stripe->sync_failures();
+  }
+  ~EngineWriter() override { Abort(); }
+
+  Status Append(std::span<const uint8_t> data) override {
+    if (done_) return Status::FailedPrecondition("writer already committed or aborted");
+    while (!data.empty()) {
+      size_t n = std::min(data.size(), fragment_size_ - buffer_.size());
+      buffer_.insert(buffer_.end(), data.begin(), data.begin() + n);
+      data = data.subspan(n);
+      total_ += n;
+      if (buffer_.size() == fragment_size_ && !data.empty()) {
+        if (kind_ == RecordKind::kRecord) {
+          return Status::InvalidArgument("record larger than " + std::to_string(fragment_size_) + " bytes");
+        }
+        RETURN_IF_ERROR(EmitFragment());
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status Commit() override {
+    if (done_) return Status::FailedPrecondition("writer already committed or aborted");
+    Status st = DoCommit();
+    Finish();
+    return st;
+  }
+
+  void Abort() override { Finish(); }
+
+ private:
+  Status EmitFragment() {
+    auto loc = stripe_->Append(DocType::kFragment, key_, key_.FragmentKey(fragments_.size()), 0,
+                               buffer_, /*needs_sync=*/false);
+    if (!loc.ok()) return loc.status();
+    fragments_.push_back(FragmentRef{loc->offset, loc->sectors,
+                                     static_cast<uint32_t>(loc->cycle & kCycleMask), 0});
+    buffer_.clear();
+    return Status::Ok();
+  }
+
+  Status DoCommit() {
+    Result<DocLocation> loc = Status::Internal("unset");
+    if (fragments_.empty()) {
+      DocType type = kind_ == RecordKind::kRecord ? DocType::kRecord : DocType::kBlob;
+      loc = stripe_->Append(type, key_, key_, total_, buffer_, /*needs_sync=*/true);
+    } else {
+      if (!buffer_.empty()) RETURN_IF_ERROR(EmitFragment());
+      std::vector<uint8_t> table(8 + fragments_.size() * sizeof(FragmentRef));
+      uint32_t count = static_cast<uint32_t>(fragments_.size());
+      uint32_t fs = static_cast<uint32_t>(fragment_size_);
+      std::memcpy(table.data(), &count, 4);
+      std::memcpy(table.data() + 4, &fs, 4);
+      std::memcpy(table.data() + 8, fragments_.data(), fragments_.size() * sizeof(FragmentRef));
+      if (table.size() > fragment_size_) {
+        return Status::InvalidArgument("object of " + std::to_string(total_) + " bytes is too large");
+      }
+      loc = stripe_->Append(DocType::kObjectHeader, key_, key_, total_, table, /*needs_sync=*/true);
+    }
+    if (!loc.ok()) return loc.status();
+    RETURN_IF_ERROR(stripe_->Wait(loc->batch));
+    if (!fragments_.empty()) {
+      // A failed fdatasync may have dropped fragments written before it, even if
+      // a later sync succeeded: such an object must not be acknowledged.
+      if (stripe_->sync_failures() != sync_failures_at_start_) {
+        return Status::Unavailable("a storage sync failed during the upload; retry");
+      }
+      if (!stripe_->ContainsObject(key_)) {
+        return Status::ResourceExhausted(
+            "object was partly overwritten while it was written (the store is too small for it)");
+      }
+    }
+    return Status::Ok();
+  }
+
+  void Finish() {
+    if (done_) return;
+    done_ = true;
+    buffer_.clear();
+    buffer_.shrink_to_fit();
+    if (registered_) stripe_->EndObjectWrite(key_);
+  }
+
+  Engine* engine_;
+  Stripe* stripe_;
+  Key key_;
+  RecordKind kind_;
+  bool registered_;
+  size_t fragment_size_;
+  uint64_t sync_failures_at_start_;
+  std::vector<uint8_t> buffer_;
+  std::vector<FragmentRef> fragments_;
+  uint64_t total_ = 0;
+  bool done_ = false;
+};
+
+Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
+  std::unique_ptr<Engine> e(new Engine(options));
+  RETURN_IF_ERROR(e->Init());
+  return e;
+}
+
+Status Engine::Init() {
+  if (options_.env == nullptr) options_.env = IoEnv::Default();
+  if (options_.stripes == 0) options_.stripes = std::max(1u, std::thread::hardware_concurrency());
+  if (options_.aggregation_bytes % kBlockSize != 0 || options_.aggregation_bytes < 64 * 1024) {
+    return Status::InvalidArgument("engine.aggregation_buffer must be a multiple of 4 KiB and at least 64 KiB");
+  }
+  if (options_.fragment_size == 0 || options_.fragment_size + kDocHeaderSize > options_.aggregation_bytes) {
+    return Status::InvalidArgument("engine.fragment_size must be at least 1 byte and fit, with its "
+                                   "128-byte header, in the aggregation buffer");
+  }
+  ASSIGN_OR_RETURN(file_, options_.env->OpenBlockFile(options_.path, options_.size, options_.direct_io));
+
+  AlignedBuffer head(kBlockSize);
+  RETURN_IF_ERROR(file_->ReadAt(0, head.span()));
+  SpanHeader h;
+  std::memcpy(&h, head.data(), sizeof h);
+  bool blank = std::all_of(head.data(), head.data() + kBlockSize, [](uint8_t b) { return b == 0; });
+  if (blank) {
+    // A new store: clear every stripe's snapshot headers and ring start so that
+    // nothing left on the device from an earlier life is mistaken for ours, then
+    // seal the span header last.
+    ASSIGN_OR_RETURN(h, PlanSpan(file_->size(), options_.stripes, options_.average_object_size,
+                                 2ull * options_.aggregation_bytes));
+    AlignedBuffer zero(kBlockSize);
+    for (uint32_t s = 0; s < h.stripe_count; s++) {
+      StripeGeometry g = GeometryOf(h, s);
+      RETURN_IF_ERROR(file_->WriteAt(g.SnapshotOffset(0), zero.span()));
+      RETURN_IF_ERROR(file_->WriteAt(g.SnapshotOffset(1), zero.span()));
+      RETURN_IF_ERROR(file_->WriteAt(g.content_offset, zero.span()));
+    }
+    RETURN_IF_ERROR(file_->Sync());
+    std::memcpy(head.data(), &h, sizeof h);
+    RETURN_IF_ERROR(file_->WriteAt(0, head.span()));
+    RETURN_IF_ERROR(file_->Sync());
+    LOG(kInfo, "formatted store")
+        .kv("path", options_.path)
+        .kv("bytes", h.span_size)
+        .kv("stripes", h.stripe_count)
+        .kv("directory_entries_per_stripe", DirGeometry{h.dir_segments, h.dir_buckets_per_segment}.entries());
+  } else {
+    Status st = CheckSpanHeader(h, file_->size());
+    if (!st.ok()) return st.WithContext(options_.path);
+    if (h.stripe_count != options_.stripes) {
+      LOG(kInfo, "store keeps the stripe count it was created with")
+          .kv("stripes", h.stripe_count)
+          .kv("configured", options_.stripes);
+    }
+  }
+  StripeOptions so;
+  so.aggregation_bytes = options_.aggregation_bytes;
+  so.durable = options_.durable;
+  so.snapshot_interval = options_.snapshot_interval;
+  for (uint32_t s = 0; s < h.stripe_count; s++) {
+    StripeGeometry g = GeometryOf(h, s);
+    if (g.content_sectors < 2 * options_.aggregation_bytes / kSectorSize) {
+      return Status::InvalidArgument("engine.aggregation_buffer is too large for this store's stripes");
+    }
+    ring_bytes_ += uint64_t{g.content_sectors} * kSectorSize;
+    stripes_.push_back(std::make_unique<Stripe>(s, file_.get(), g, so, &stats_));
+  }
+  for (auto& s : stripes_) RETURN_IF_ERROR(s->Open());
+  cf_thread_ = std::thread([this] { CopyForwardLoop(); });
+  LOG(kInfo, "engine open")
+      .kv("path", options_.path)
+      .kv("stripes", stripes_.size())
+      .kv("direct_io", file_->direct_io())
+      .kv("durable", options_.durable)
+      .kv("recovery_ms", stats_.recovery_micros.load() / 1000)
+      .kv("replayed_docs", stats_.replayed_docs.load());
+  return Status::Ok();
+}
+
+Engine::~Engine() { (void)Close(); }
+
+Status Engine::Close() {
+  if (closed_) return Status::Ok();
+  closed_ = true;
+  {
+    std::lock_guard lk(cf_mu_);
+    cf_stop_ = true;
+    cf_cv_.notify_all();
+  }
+  if (cf_thread_.joinable()) cf_thread_.join();
+  Status first;
+  for (auto& s : stripes_) {
+    Status st = s->Close();
+    if (!st.ok() && first.ok()) first = st;
+  }
+  return first;
+}
+
+bool Engine::Contains(const Key& key, RecordKind kind) {
+  Stripe* s = StripeFor(key);
+  if (kind == RecordKind::kRecord) return s->Find(key, EntryType::kRecord).has_value();
+  return s->ContainsObject(key);
+}
+
+Result<std::unique_ptr<ObjectReader>> Engine::OpenRead(const Key& key, RecordKind kind) {
+  Stripe* s = StripeFor(key);
+  DirEntry e{};
+  bool found;
+  if (kind == RecordKind::kRecord) {
+    auto r = s->Find(key, EntryType::kRecord);
+    found = r.has_value();
+    if (found) e = *r;
+  } else {
+    found = s->ContainsObject(key, &e);
+  }
+  if (!found) {
+    stats_.misses++;
+    return Status::NotFound("not in store");
+  }
+  auto doc = s->ReadDoc(e, key);
+  if (!doc.ok()) {
+    stats_.misses++;
+    return Status::NotFound("stored copy failed validation: " + doc.status().message());
+  }
+  auto reader = std::make_unique<EngineReader>(s, key, std::move(*doc), &stats_);
+  if (Status st = reader->Validate(); !st.ok()) {
+    stats_.validation_failures++;
+    stats_.misses++;
+    return Status::NotFound("stored copy failed validation: " + st.message());
+  }
+  stats_.hits++;
+  if (kind == RecordKind::kObject && s->NearEviction(e, options_.copy_forward_fraction)) Touch(key);
+  return std::unique_ptr<ObjectReader>(std::move(reader));
+}
+
+Result<std::unique_ptr<ObjectWriter>> Engine::NewWriter(const Key& key, RecordKind kind,
+                                                        bool rewrite) {
+  Stripe* s = StripeFor(key);
+  bool registered = false;
+  if (kind == RecordKind::kObject) {
+    Status st = s->BeginObjectWrite(key, options_.writer_wait);
+    if (st.code() == StatusCode::kAlreadyExists && rewrite) {
+      // Copy-forward rewrites a present object: still one writer at a time.
+      return Status::Unavailable("rewrite needs the write slot");
+    }
+    RETURN_IF_ERROR(st);
+    registered = true;
+  }
+  return std::unique_ptr<ObjectWriter>(new EngineWriter(this, s, key, kind, registered));
+}
+
+Result<std::unique_ptr<ObjectWriter>> Engine::OpenWrite(const Key& key, RecordKind kind) {
+  return NewWriter(key, kind, false);
+}
+
+Status Engine::Put(const Key& key, std::span<const uint8_t> data, RecordKind kind) {
+  ASSIGN_OR_RETURN(auto w, OpenWrite(key, kind));
+  RETURN_IF_ERROR(w->Append(data));
+  return w->Commit();
+}
+
+Status Engine::Remove(const Key& key, RecordKind kind) {
+  Stripe* s = StripeFor(key);
+  EntryType type = kind == RecordKind::kRecord ? EntryType::kRecord : EntryType::kObject;
+  ASSIGN_OR_RETURN(auto loc, s->Append(DocType::kTombstone, key, key, 0, {}, true,
+                                       static_cast<uint8_t>(type)));
+  return s->Wait(loc.batch);
+}
+
+void Engine::Touch(const Key& key) {
+  Stripe* s = StripeFor(key);
+  DirEntry e{};
+  if (!s->ContainsObject(key, &e) || !s->NearEviction(e, options_.copy_forward_fraction)) return;
+  std::lock_guard lk(cf_mu_);
+  if (cf_queue_.size() >= kCopyForwardQueueLimit || !cf_pending_.insert(key).second) return;
+  cf_queue_.push_back(key);
+  cf_cv_.notify_one();
+}
+
+Status Engine::CopyForward(const Key& key) {
+  Stripe* s = StripeFor(key);
+  DirEntry e{};
+  if (!s->ContainsObject(key, &e) || !s->NearEviction(e, options_.copy_forward_fraction)) {
+    return Status::Ok();
+  }
+  auto doc = s->ReadDoc(e, key);
+  if (!doc.ok()) return doc.status();
+  EngineReader reader(s, key, std::move(*doc), &stats_);
+  RETURN_IF_ERROR(reader.Validate());
+  // The write slot is taken directly: the object is present, so OpenWrite would refuse.
+  RETURN_IF_ERROR(s->BeginObjectWrite(key, std::chrono::milliseconds(0)).code() ==
+                          StatusCode::kAlreadyExists
+                      ? Status::Ok()
+                      : Status::Unavailable("busy"));
+  // BeginObjectWrite did not register the key (it reported ALREADY_EXISTS), so the
+  // writer is unregistered; a concurrent fresh upload of a present key is refused anyway.
+  EngineWriter w(this, s, key, RecordKind::kObject, /*registered=*/false);
+  std::vector<uint8_t> buf(1 << 20);
+  for (uint64_t off = 0; off < reader.size();) {
+    ASSIGN_OR_RETURN(size_t n, reader.Read(off, buf));
+    if (n == 0) return Status::DataLoss("short read during copy-forward");
+    RETURN_IF_ERROR(w.Append({buf.data(), n}));
+    off += n;
+  }
+  RETURN_IF_ERROR(w.Commit());
+  stats_.copy_forward_objects++;
+  stats_.copy_forward_bytes += reader.size();
+  return Status::Ok();
+}
+
+void Engine::CopyForwardLoop() {
+  std::unique_lock lk(cf_mu_);
+  while (true) {
+    cf_cv_.wait(lk, [&] { return cf_stop_ || !cf_queue_.empty(); });
+    if (cf_stop_) break;
+    Key key = cf_queue_.front();
+    cf_queue_.pop_front();
+    cf_busy_ = true;
+    lk.unlock();
+    Status st = CopyForward(key);
+    if (!st.ok()) LOG(kDebug, "copy-forward skipped").kv("key", key.ShortHex()).kv("reason", st.ToString());
+    lk.lock();
+    cf_pending_.erase(key);
+    cf_busy_ = false;
+    if (cf_queue_.empty()) cf_idle_cv_.notify_all();
+  }
+  cf_idle_cv_.notify_all();
+}
+
+void Engine::DrainCopyForward() {
+  std::unique_lock lk(cf_mu_);
+  cf_idle_cv_.wait(lk, [&] { return cf_stop_ || (cf_queue_.empty() && !cf_busy_); });
+}
+
+Status Engine::SnapshotAll() {
+  for (auto& s : stripes_) RETURN_IF_ERROR(s->SnapshotNow());
+  return Status::Ok();
+}
+
+EngineStatsSnapshot Engine::Stats() {
+  EngineStatsSnapshot r{};
+  r.docs_written = stats_.docs_written;
+  r.bytes_written = stats_.bytes_written;
+  r.batches_written = stats_.batches_written;
+  r.syncs = stats_.syncs;
+  r.sync_micros = stats_.sync_micros;
+  r.reads = stats_.reads;
+  r.hits = stats_.hits;
+  r.misses = stats_.misses;
+  r.validation_failures = stats_.validation_failures;
+  r.directory_evictions = stats_.directory_evictions;
+  r.wraps = stats_.wraps;
+  r.copy_forward_objects = stats_.copy_forward_objects;
+  r.copy_forward_bytes = stats_.copy_forward_bytes;
+  r.io_errors = stats_.io_errors;
+  r.snapshots = stats_.snapshots;
+  r.replayed_docs = stats_.replayed_docs;
+  r.recovery_micros = stats_.recovery_micros;
+  r.ring_bytes = ring_bytes_;
+  for (auto& s : stripes_) {
+    auto ss = s->SnapshotStats();
+    r.directory_entries_used += ss.directory_entries_used;
+    r.directory_capacity += ss.directory_capacity;
+    r.directory_bytes += ss.directory_bytes;
+    r.stripes.push_back(ss);
+  }
+  return r;
+}
+
+}  // namespace cycas::engine

@@ -1,0 +1,135 @@
+// Engine: the cyclone store. Owns a span (store file or block device) divided
+// into stripes, routes each key to its stripe, and turns streams of bytes into
+// Docs: one Doc for a small object, or data fragments plus a header Doc that
+// lists them for a large one (so a ranged read goes straight to its fragment).
+//
+// Promises (DESIGN.md §3): an object is visible only once committed and, in the
+// default durable mode, on stable storage; every read is validated; Contains()
+// answers from RAM and never says "present" for an absent object; after a crash
+// the store reopens with every committed object intact.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+#include "engine/engine_stats.h"
+#include "engine/io_env.h"
+#include "engine/key.h"
+#include "engine/stripe.h"
+#include "util/status.h"
+
+namespace cycas::engine {
+
+enum class RecordKind {
+  kObject,  // immutable, any size, one copy per key
+  kRecord,  // small and mutable: the newest write wins (action cache, alternates)
+};
+
+struct EngineOptions {
+  std::string path;                       // store file or block device
+  uint64_t size = 1ull << 30;             // bytes; ignored for block devices
+  uint32_t stripes = 0;                   // 0: one per CPU core
+  uint64_t average_object_size = 8192;    // sizes the directory: size / this entries
+  uint32_t fragment_size = 1 << 20;       // data bytes per fragment of a large object
+  uint32_t aggregation_bytes = 4 << 20;   // one sequential write
+  bool durable = true;                    // false: "relaxed" mode, acks before fdatasync
+  bool direct_io = true;
+  std::chrono::milliseconds snapshot_interval{10'000};
+  double copy_forward_fraction = 0.1;     // objects this close to eviction are rewritten on touch
+  std::chrono::milliseconds writer_wait{30'000};  // how long a 2nd writer of a key waits for the 1st
+  IoEnv* env = nullptr;                   // nullptr: IoEnv::Default()
+};
+
+class ObjectReader {
+ public:
+  virtual ~ObjectReader() = default;
+  virtual uint64_t size() const = 0;
+  virtual Result<size_t> Read(uint64_t offset, std::span<uint8_t> out) = 0;
+};
+
+class ObjectWriter {
+ public:
+  virtual ~ObjectWriter() = default;
+  virtual Status Append(std::span<const uint8_t> data) = 0;
+  virtual Status Commit() = 0;
+  virtual void Abort() = 0;
+};
+
+struct EngineStatsSnapshot {
+  uint64_t docs_written, bytes_written, batches_written, syncs, sync_micros;
+  uint64_t reads, hits, misses, validation_failures, directory_evictions, wraps;
+  uint64_t copy_forward_objects, copy_forward_bytes, io_errors, snapshots, replayed_docs;
+  uint64_t recovery_micros;
+  uint64_t directory_entries_used, directory_capacity, directory_bytes;
+  uint64_t ring_bytes;
+  std::vector<StripeSnapshotStats> stripes;
+};
+
+class Engine {
+ public:
+  static Result<std::unique_ptr<Engine>> Open(const EngineOptions& options);
+  ~Engine();
+
+  // Flushes, writes final snapshots, stops background threads. Idempotent.
+  Status Close();
+
+  bool Contains(const Key& key, RecordKind kind = RecordKind::kObject);
+  // NOT_FOUND when absent (including when what was found failed validation).
+  Result<std::unique_ptr<ObjectReader>> OpenRead(const Key& key,
+                                                 RecordKind kind = RecordKind::kObject);
+  // For kObject: ALREADY_EXISTS if stored; waits for a concurrent writer of the
+  // same key (up to writer_wait) and never stores two copies.
+  Result<std::unique_ptr<ObjectWriter>> OpenWrite(const Key& key,
+                                                  RecordKind kind = RecordKind::kObject);
+  // Convenience: one call for a small value.
+  Status Put(const Key& key, std::span<const uint8_t> data, RecordKind kind = RecordKind::kObject);
+  Status Remove(const Key& key, RecordKind kind = RecordKind::kObject);
+  // Called on every existence check and read from above: an object close to
+  // being overwritten is copied forward in the background so it survives.
+  void Touch(const Key& key);
+
+  EngineStatsSnapshot Stats();
+  const EngineOptions& options() const { return options_; }
+  uint32_t stripe_count() const { return static_cast<uint32_t>(stripes_.size()); }
+  // For tests: force a directory snapshot of every stripe.
+  Status SnapshotAll();
+  // For tests: wait until queued copy-forwards are done.
+  void DrainCopyForward();
+
+ private:
+  explicit Engine(EngineOptions options) : options_(std::move(options)) {}
+  Status Init();
+  Stripe* StripeFor(const Key& key) { return stripes_[key.StripeHash() % stripes_.size()].get(); }
+  void CopyForwardLoop();
+  Status CopyForward(const Key& key);
+  Result<std::unique_ptr<ObjectWriter>> NewWriter(const Key& key, RecordKind kind, bool rewrite);
+
+  friend class EngineWriter;
+
+  EngineOptions options_;
+  std::unique_ptr<BlockFile> file_;
+  std::vector<std::unique_ptr<Stripe>> stripes_;
+  EngineStats stats_;
+  uint64_t ring_bytes_ = 0;
+
+  std::mutex cf_mu_;
+  std::condition_variable cf_cv_;
+  std::condition_variable cf_idle_cv_;
+  std::deque<Key> cf_queue_;
+  std::unordered_set<Key, KeyHasher> cf_pending_;
+  bool cf_busy_ = false;
+  bool cf_stop_ = false;
+  std::thread cf_thread_;
+  bool closed_ = false;
+};
+
+}  // namespace cycas::engine

@@ -1,0 +1,42 @@
+// Counters the engine keeps for metrics and benchmarks. Relaxed atomics: these
+// are statistics, not synchronisation.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace cycas::engine {
+
+struct EngineStats {
+  std::atomic<uint64_t> docs_written{0};
+  std::atomic<uint64_t> bytes_written{0};       // including padding
+  std::atomic<uint64_t> batches_written{0};
+  std::atomic<uint64_t> syncs{0};
+  std::atomic<uint64_t> sync_micros{0};
+  std::atomic<uint64_t> reads{0};
+  std::atomic<uint64_t> hits{0};
+  std::atomic<uint64_t> misses{0};
+  std::atomic<uint64_t> validation_failures{0};
+  std::atomic<uint64_t> directory_evictions{0};
+  std::atomic<uint64_t> wraps{0};
+  std::atomic<uint64_t> swept_entries{0};
+  std::atomic<uint64_t> copy_forward_objects{0};
+  std::atomic<uint64_t> copy_forward_bytes{0};
+  std::atomic<uint64_t> io_errors{0};
+  std::atomic<uint64_t> snapshots{0};
+  std::atomic<uint64_t> snapshot_micros{0};
+  std::atomic<uint64_t> replayed_docs{0};
+  std::atomic<uint64_t> recovery_micros{0};
+};
+
+// Per-stripe view at one instant.
+struct StripeSnapshotStats {
+  uint64_t cycle = 0;
+  uint32_t cursor = 0;
+  uint32_t ring_sectors = 0;
+  uint64_t directory_entries_used = 0;
+  uint64_t directory_capacity = 0;
+  uint64_t directory_bytes = 0;
+};
+
+}  // namespace cycas::engine

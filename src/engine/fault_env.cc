@@ -1,0 +1,47 @@
+#include "engine/fault_env.h"
+
+namespace cycas::engine {
+namespace {
+
+class FaultFile final : public BlockFile {
+ public:
+  FaultFile(FaultEnv* env, std::unique_ptr<BlockFile> base) : env_(env), base_(std::move(base)) {}
+
+  Status ReadAt(uint64_t offset, std::span<uint8_t> out) override {
+    if (int e = env_->read_errno.load()) return Status::IoError("injected read fault", e);
+    return base_->ReadAt(offset, out);
+  }
+  Status WriteAt(uint64_t offset, std::span<const uint8_t> data) override {
+    if (env_->crashed) return Status::Ok();
+    env_->writes++;
+    if (int e = env_->write_errno.load()) return Status::IoError("injected write fault", e);
+    if (env_->short_writes && data.size() >= 8192) {
+      size_t half = data.size() / 2 / 4096 * 4096;
+      (void)base_->WriteAt(offset, data.subspan(0, half));
+      return Status::IoError("injected short write", EIO);
+    }
+    return base_->WriteAt(offset, data);
+  }
+  Status Sync() override {
+    if (env_->crashed) return Status::Ok();
+    env_->syncs++;
+    if (int e = env_->sync_errno.load()) return Status::IoError("injected fdatasync fault", e);
+    return base_->Sync();
+  }
+  uint64_t size() const override { return base_->size(); }
+  bool direct_io() const override { return base_->direct_io(); }
+
+ private:
+  FaultEnv* env_;
+  std::unique_ptr<BlockFile> base_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<BlockFile>> FaultEnv::OpenBlockFile(const std::string& path, uint64_t size,
+                                                           bool want_direct_io) {
+  ASSIGN_OR_RETURN(auto f, base_->OpenBlockFile(path, size, want_direct_io));
+  return std::unique_ptr<BlockFile>(new FaultFile(this, std::move(f)));
+}
+
+}  // namespace cycas::engine

@@ -1,0 +1,33 @@
+// FaultEnv: an IoEnv wrapper that injects storage faults, for tests and fault
+// drills. It can fail writes, reads or syncs with a chosen errno, shorten writes,
+// and simulate a crash (from then on every write and sync is silently dropped,
+// as if the process had been killed at that instant).
+#pragma once
+
+#include <atomic>
+#include <cerrno>
+
+#include "engine/io_env.h"
+
+namespace cycas::engine {
+
+class FaultEnv final : public IoEnv {
+ public:
+  explicit FaultEnv(IoEnv* base) : base_(base) {}
+
+  Result<std::unique_ptr<BlockFile>> OpenBlockFile(const std::string& path, uint64_t size,
+                                                   bool want_direct_io) override;
+
+  std::atomic<int> write_errno{0};  // nonzero: writes fail with this errno
+  std::atomic<int> read_errno{0};
+  std::atomic<int> sync_errno{0};
+  std::atomic<bool> short_writes{false};  // writes stop half way (and report EIO)
+  std::atomic<bool> crashed{false};       // writes and syncs vanish silently
+  std::atomic<uint64_t> writes{0};
+  std::atomic<uint64_t> syncs{0};
+
+ private:
+  IoEnv* base_;
+};
+
+}  // namespace cycas::engine

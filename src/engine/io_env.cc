@@ -1,0 +1,144 @@
+#include "engine/io_env.h"
+
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+namespace cycas::engine {
+namespace {
+
+class PosixBlockFile final : public BlockFile {
+ public:
+  PosixBlockFile(int fd, uint64_t size, bool direct, std::string path)
+      : fd_(fd), size_(size), direct_(direct), path_(std::move(path)) {}
+  ~PosixBlockFile() override { ::close(fd_); }
+
+  Status ReadAt(uint64_t offset, std::span<uint8_t> out) override {
+    size_t done = 0;
+    while (done < out.size()) {
+      ssize_t n = ::pread(fd_, out.data() + done, out.size() - done, offset + done);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return Status::IoError(Where("read", offset + done), errno);
+      }
+      if (n == 0) return Status::Internal(Where("read", offset + done) + ": unexpected end of file");
+      done += static_cast<size_t>(n);
+    }
+    return Status::Ok();
+  }
+
+  Status WriteAt(uint64_t offset, std::span<const uint8_t> data) override {
+    size_t done = 0;
+    while (done < data.size()) {
+      ssize_t n = ::pwrite(fd_, data.data() + done, data.size() - done, offset + done);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return Status::IoError(Where("write", offset + done), errno);
+      }
+      done += static_cast<size_t>(n);
+    }
+    return Status::Ok();
+  }
+
+  Status Sync() override {
+    if (::fdatasync(fd_) != 0) return Status::IoError(path_ + ": fdatasync", errno);
+    return Status::Ok();
+  }
+
+  uint64_t size() const override { return size_; }
+  bool direct_io() const override { return direct_; }
+
+ private:
+  std::string Where(const char* op, uint64_t offset) const {
+    return path_ + ": " + op + " at byte " + std::to_string(offset);
+  }
+  int fd_;
+  uint64_t size_;
+  bool direct_;
+  std::string path_;
+};
+
+class PosixIoEnv final : public IoEnv {
+ public:
+  Result<std::unique_ptr<BlockFile>> OpenBlockFile(const std::string& path, uint64_t size,
+                                                   bool want_direct_io) override {
+    int flags = O_RDWR | O_CREAT | O_CLOEXEC;
+    int fd = -1;
+    bool direct = false;
+    if (want_direct_io) {
+      fd = ::open(path.c_str(), flags | O_DIRECT, 0644);
+      // tmpfs and some overlay filesystems refuse O_DIRECT: fall back to buffered I/O.
+      if (fd >= 0) direct = true;
+    }
+    if (fd < 0) fd = ::open(path.c_str(), flags, 0644);
+    if (fd < 0) return Status::IoError(path + ": open", errno);
+
+    struct stat st{};
+    if (::fstat(fd, &st) != 0) {
+      int e = errno;
+      ::close(fd);
+      return Status::IoError(path + ": stat", e);
+    }
+    uint64_t actual = static_cast<uint64_t>(st.st_size);
+    if (S_ISBLK(st.st_mode)) {
+      if (::ioctl(fd, BLKGETSIZE64, &actual) != 0) {
+        int e = errno;
+        ::close(fd);
+        return Status::IoError(path + ": BLKGETSIZE64", e);
+      }
+    } else if (size != 0 && actual < size) {
+      // Preallocate so that later writes cannot fail with ENOSPC half way through
+      // the ring, and so that the file's extents are laid out once.
+      int rc = ::posix_fallocate(fd, 0, static_cast<off_t>(size));
+      if (rc == EOPNOTSUPP || rc == EINVAL) rc = ::ftruncate(fd, static_cast<off_t>(size)) ? errno : 0;
+      if (rc != 0) {
+        ::close(fd);
+        return Status::IoError(path + ": preallocate " + std::to_string(size) + " bytes", rc);
+      }
+      actual = size;
+    }
+    return std::unique_ptr<BlockFile>(new PosixBlockFile(fd, actual, direct, path));
+  }
+};
+
+}  // namespace
+
+IoEnv* IoEnv::Default() {
+  static PosixIoEnv env;
+  return &env;
+}
+
+AlignedBuffer::AlignedBuffer(size_t size) : size_(size) {
+  size_t rounded = (size + kAlignment - 1) / kAlignment * kAlignment;
+  if (rounded == 0) rounded = kAlignment;
+  data_ = static_cast<uint8_t*>(std::aligned_alloc(kAlignment, rounded));
+  if (data_ == nullptr) throw std::bad_alloc();
+  std::memset(data_, 0, rounded);
+}
+
+AlignedBuffer::~AlignedBuffer() { std::free(data_); }
+
+AlignedBuffer::AlignedBuffer(AlignedBuffer&& o) noexcept : data_(o.data_), size_(o.size_) {
+  o.data_ = nullptr;
+  o.size_ = 0;
+}
+
+AlignedBuffer& AlignedBuffer::operator=(AlignedBuffer&& o) noexcept {
+  if (this != &o) {
+    std::free(data_);
+    data_ = o.data_;
+    size_ = o.size_;
+    o.data_ = nullptr;
+    o.size_ = 0;
+  }
+  return *this;
+}
+
+}  // namespace cycas::engine

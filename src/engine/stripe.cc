@@ -1,0 +1,530 @@
+#include "engine/stripe.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "util/log.h"
+
+namespace cycas::engine {
+namespace {
+
+constexpr uint64_t kCounterBits = 40;
+constexpr uint64_t kCounterMask = (uint64_t{1} << kCounterBits) - 1;
+constexpr uint32_t kSectorsPerBlock = kBlockSize / kSectorSize;
+
+uint64_t Micros(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                               since)
+      .count();
+}
+
+}  // namespace
+
+Stripe::Stripe(uint32_t index, BlockFile* file, StripeGeometry geometry, StripeOptions options,
+               EngineStats* stats)
+    : index_(index),
+      file_(file),
+      geo_(geometry),
+      options_(options),
+      stats_(stats),
+      dir_(geometry.dir) {
+  cur_.buf = AlignedBuffer(options_.aggregation_bytes);
+  flushing_.buf = AlignedBuffer(options_.aggregation_bytes);
+}
+
+Stripe::~Stripe() { (void)Close(); }
+
+// Serials are generation << 40 | counter. Each open of the stripe starts a new
+// generation at counter 0, so Docs left over from an earlier crash (torn or
+// never acknowledged) can never be mistaken for the continuation of the chain.
+bool Stripe::AcceptSerial(uint64_t serial, uint64_t last) const {
+  uint64_t gen = serial >> kCounterBits, cnt = serial & kCounterMask;
+  uint64_t last_gen = last >> kCounterBits, last_cnt = last & kCounterMask;
+  return (gen == last_gen && cnt == last_cnt + 1) || (gen > last_gen && cnt == 0);
+}
+
+void Stripe::StartBuffer(AggBuffer* b, uint64_t next_base, uint64_t cycle) {
+  // A buffer never straddles the end of the ring: wrap early instead.
+  if ((next_base + options_.aggregation_bytes / kSectorSize) > geo_.content_sectors) {
+    next_base = 0;
+    cycle++;
+  }
+  b->base = static_cast<uint32_t>(next_base);
+  b->cycle = cycle;
+  b->fill = 0;
+  b->needs_sync = false;
+  b->batch = std::make_shared<Batch>();
+}
+
+Status Stripe::Open() {
+  auto t0 = std::chrono::steady_clock::now();
+  RETURN_IF_ERROR(Recover().WithContext("stripe " + std::to_string(index_)));
+  next_serial_ = ((last_doc_serial_ >> kCounterBits) + 1) << kCounterBits;
+  StartBuffer(&cur_, clock_.cursor, clock_.cycle);
+  last_snapshot_ = std::chrono::steady_clock::now();
+  stats_->recovery_micros += Micros(t0);
+  flusher_ = std::thread([this] { FlusherLoop(); });
+  return Status::Ok();
+}
+
+Status Stripe::Close() {
+  {
+    std::unique_lock lk(mu_);
+    if (!flusher_.joinable()) return Status::Ok();
+    stop_ = true;
+    work_cv_.notify_all();
+    space_cv_.notify_all();
+    open_cv_.notify_all();
+  }
+  flusher_.join();
+  std::unique_lock lk(mu_);
+  if (failed_) return Status::Unavailable("stripe " + std::to_string(index_) + ": closed after I/O failure");
+  return TakeSnapshot(lk);
+}
+
+std::optional<DirEntry> Stripe::Find(const Key& key, EntryType type) {
+  std::lock_guard lk(mu_);
+  return dir_.Find(key, type, clock_);
+}
+
+bool Stripe::ContainsObjectLocked(const Key& key, DirEntry* entry) {
+  auto e = dir_.Find(key, EntryType::kObject, clock_);
+  if (!e) return false;
+  // Fragment 0 is the oldest part of the object: if it is still in the ring, so is the rest.
+  if (e->multi && !dir_.Find(key.FragmentKey(0), EntryType::kFragment, clock_)) return false;
+  if (entry != nullptr) *entry = *e;
+  return true;
+}
+
+bool Stripe::ContainsObject(const Key& key, DirEntry* entry) {
+  std::lock_guard lk(mu_);
+  return ContainsObjectLocked(key, entry);
+}
+
+bool Stripe::NearEviction(const DirEntry& entry, double fraction) {
+  std::lock_guard lk(mu_);
+  if (!clock_.IsLive(entry)) return false;
+  return clock_.DistanceAhead(entry.offset, geo_.content_sectors) <
+         static_cast<uint64_t>(fraction * geo_.content_sectors);
+}
+
+Result<LoadedDoc> Stripe::ReadDoc(const DirEntry& entry, const Key& key) {
+  stats_->reads++;
+  uint64_t off = geo_.content_offset + uint64_t{entry.offset} * kSectorSize;
+  uint64_t len = uint64_t{entry.sectors()} * kSectorSize;
+  uint64_t start = AlignDown(off, kBlockSize);
+  uint64_t end = AlignUp(off + len, kBlockSize);
+  LoadedDoc doc;
+  doc.buffer = AlignedBuffer(end - start);
+  doc.start = static_cast<uint32_t>(off - start);
+  Status st = file_->ReadAt(start, doc.buffer.span());
+  if (!st.ok()) {
+    stats_->io_errors++;
+    LOG(kError, "read failed").kv("stripe", index_).kv("error", st.ToString());
+    return st;
+  }
+  const uint8_t* p = doc.buffer.data() + doc.start;
+  std::memcpy(&doc.header, p, sizeof doc.header);
+  st = VerifyDoc(p, len);
+  if (st.ok() && doc.header.key != key) st = Status::DataLoss("doc holds a different key");
+  if (!st.ok()) {
+    // Overwritten under us, torn, or corrupted on the medium: a miss, never data.
+    stats_->validation_failures++;
+    LOG(kWarn, "doc failed validation")
+        .kv("stripe", index_)
+        .kv("sector", entry.offset)
+        .kv("key", key.ShortHex())
+        .kv("error", st.message());
+    return Status::DataLoss("stripe " + std::to_string(index_) + ": doc at sector " +
+                            std::to_string(entry.offset) + ": " + st.message());
+  }
+  return doc;
+}
+
+Result<DocLocation> Stripe::Append(DocType type, const Key& first_key, const Key& key,
+                                   uint64_t total_len, std::span<const uint8_t> data,
+                                   bool needs_sync, uint8_t flags) {
+  size_t bytes = DocSectors(data.size()) * kSectorSize;
+  if (bytes > options_.aggregation_bytes) {
+    return Status::Internal("doc of " + std::to_string(bytes) + " bytes exceeds the aggregation buffer");
+  }
+  std::unique_lock lk(mu_);
+  space_cv_.wait(lk, [&] {
+    return stop_ || failed_ || cur_.fill + bytes <= options_.aggregation_bytes;
+  });
+  if (stop_) return Status::Unavailable("stripe " + std::to_string(index_) + " is closing");
+  if (failed_) {
+    return Status::Unavailable("stripe " + std::to_string(index_) +
+                               ": storage I/O is failing; retry later");
+  }
+  DocHeader h{};
+  h.type = static_cast<uint8_t>(type);
+  h.flags = flags;
+  h.total_len = total_len;
+  h.serial = next_serial_++;
+  h.cycle = cur_.cycle;
+  h.first_key = first_key;
+  h.key = key;
+  EncodeDoc(h, data, cur_.buf.data() + cur_.fill);
+  DocLocation loc;
+  loc.offset = static_cast<uint32_t>(cur_.base + cur_.fill / kSectorSize);
+  loc.sectors = static_cast<uint32_t>(bytes / kSectorSize);
+  loc.cycle = cur_.cycle;
+  loc.batch = cur_.batch;
+  cur_.fill += bytes;
+  cur_.needs_sync |= needs_sync;
+  cur_.last_serial = h.serial;
+  work_cv_.notify_one();
+  return loc;
+}
+
+Status Stripe::Wait(const std::shared_ptr<Batch>& batch) {
+  std::unique_lock lk(mu_);
+  done_cv_.wait(lk, [&] { return batch->done; });
+  return batch->status;
+}
+
+Status Stripe::BeginObjectWrite(const Key& key, std::chrono::milliseconds wait) {
+  std::unique_lock lk(mu_);
+  // A second writer of the same object waits for the first: if it commits, the
+  // object exists and the second is told so; if it aborts, the second proceeds.
+  bool free = open_cv_.wait_for(lk, wait, [&] { return stop_ || !open_writes_.contains(key); });
+  if (stop_) return Status::Unavailable("stripe is closing");
+  if (!free) {
+    return Status::Unavailable("another upload of this object is still in progress; retry later");
+  }
+  if (ContainsObjectLocked(key, nullptr)) return Status::AlreadyExists("object already stored");
+  open_writes_.emplace(key, 1);
+  return Status::Ok();
+}
+
+void Stripe::EndObjectWrite(const Key& key) {
+  std::lock_guard lk(mu_);
+  open_writes_.erase(key);
+  open_cv_.notify_all();
+}
+
+void Stripe::ApplyDoc(const DocHeader& h, const uint8_t* data, uint32_t offset, uint32_t sectors) {
+  DirEntry e{};
+  e.offset = offset;
+  e.set_sectors(sectors);
+  e.cycle = h.cycle & kCycleMask;
+  bool evicted = false;
+  switch (static_cast<DocType>(h.type)) {
+    case DocType::kBlob:
+      e.type = static_cast<uint64_t>(EntryType::kObject);
+      evicted = dir_.Insert(h.key, e, clock_);
+      break;
+    case DocType::kRecord:
+      e.type = static_cast<uint64_t>(EntryType::kRecord);
+      evicted = dir_.Insert(h.key, e, clock_);
+      break;
+    case DocType::kObjectHeader: {
+      if (h.data_len < 8 + sizeof(FragmentRef)) break;  // malformed: leave unreachable
+      FragmentRef f0;
+      std::memcpy(&f0, data + 8, sizeof f0);
+      DirEntry fe{};
+      fe.offset = f0.offset;
+      fe.set_sectors(f0.sectors);
+      fe.cycle = f0.cycle_low & kCycleMask;
+      fe.type = static_cast<uint64_t>(EntryType::kFragment);
+      evicted |= dir_.Insert(h.key.FragmentKey(0), fe, clock_);
+      e.type = static_cast<uint64_t>(EntryType::kObject);
+      e.multi = 1;
+      evicted |= dir_.Insert(h.key, e, clock_);
+      break;
+    }
+    case DocType::kTombstone:
+      dir_.Remove(h.key, static_cast<EntryType>(h.flags & 3), clock_);
+      if (static_cast<EntryType>(h.flags & 3) == EntryType::kObject) {
+        dir_.Remove(h.key.FragmentKey(0), EntryType::kFragment, clock_);
+      }
+      break;
+    case DocType::kFragment:
+      break;  // reached through its object's fragment table
+  }
+  if (evicted) stats_->directory_evictions++;
+}
+
+Status Stripe::WriteBatch(AggBuffer* b, uint32_t len) {
+  std::memset(b->buf.data() + b->fill, 0, len - b->fill);
+  Status st = file_->WriteAt(geo_.content_offset + uint64_t{b->base} * kSectorSize,
+                             {b->buf.data(), len});
+  // Relaxed mode leaves syncing to snapshots; durable mode syncs any batch that
+  // completes a commit (fragment-only batches are covered by that later sync).
+  if (st.ok() && b->needs_sync && options_.durable) {
+    auto t0 = std::chrono::steady_clock::now();
+    st = file_->Sync();
+    stats_->syncs++;
+    stats_->sync_micros += Micros(t0);
+    if (!st.ok()) sync_failures_++;
+  }
+  return st;
+}
+
+void Stripe::FlusherLoop() {
+  std::unique_lock lk(mu_);
+  while (true) {
+    work_cv_.wait_for(lk, options_.snapshot_interval, [&] { return cur_.fill > 0 || stop_; });
+    if (cur_.fill == 0) {
+      if (stop_) break;
+      if (dirty_ && std::chrono::steady_clock::now() - last_snapshot_ >= options_.snapshot_interval) {
+        Status st = TakeSnapshot(lk);
+        if (!st.ok()) LOG(kError, "snapshot failed").kv("stripe", index_).kv("error", st.ToString());
+      }
+      continue;
+    }
+    uint32_t len = static_cast<uint32_t>(AlignUp(cur_.fill, kBlockSize));
+    // Never overwrite data that the last durable snapshot needs to replay from:
+    // snapshot before the writer has gone half way round the ring since.
+    if (sectors_since_snapshot_ + len / kSectorSize > geo_.content_sectors / 2) {
+      Status st = TakeSnapshot(lk);
+      if (!st.ok()) {
+        LOG(kError, "snapshot failed").kv("stripe", index_).kv("error", st.ToString());
+        work_cv_.wait_for(lk, std::chrono::milliseconds(100), [&] { return stop_; });
+        if (stop_) break;
+      }
+      continue;  // re-evaluate: the buffer may have grown meanwhile
+    }
+    std::swap(cur_, flushing_);
+    StartBuffer(&cur_, flushing_.base + len / kSectorSize, flushing_.cycle);
+    space_cv_.notify_all();
+
+    if (flushing_.cycle != clock_.cycle) {
+      // Wrapped: the oldest data is about to be overwritten from the start.
+      clock_.cycle = flushing_.cycle;
+      clock_.cursor = 0;
+      clock_.evict_end = 0;
+      stats_->wraps++;
+      stats_->swept_entries += dir_.Sweep(clock_);
+    }
+    // From here on, nothing in the region being written is reachable.
+    clock_.evict_end = flushing_.base + len / kSectorSize;
+    lk.unlock();
+    Status st = WriteBatch(&flushing_, len);
+    lk.lock();
+
+    if (!st.ok()) {
+      stats_->io_errors++;
+      LOG(kError, "aggregated write failed; retrying")
+          .kv("stripe", index_)
+          .kv("sector", flushing_.base)
+          .kv("bytes", len)
+          .kv("error", st.ToString());
+      failed_ = true;
+      // Nobody who was in this batch or the next one is acknowledged.
+      flushing_.batch->status = st;
+      flushing_.batch->done = true;
+      cur_.batch->status = Status::Unavailable("storage I/O is failing: " + st.message());
+      cur_.batch->done = true;
+      cur_.batch = std::make_shared<Batch>();
+      done_cv_.notify_all();
+      space_cv_.notify_all();
+      // Retry the same region so the ring stays a contiguous chain of Docs.
+      auto backoff = std::chrono::milliseconds(50);
+      while (!stop_) {
+        work_cv_.wait_for(lk, backoff);
+        if (stop_) break;
+        lk.unlock();
+        st = WriteBatch(&flushing_, len);
+        lk.lock();
+        if (st.ok()) break;
+        stats_->io_errors++;
+        backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+      }
+      if (!st.ok()) break;  // closing while the device still fails
+      failed_ = false;
+      space_cv_.notify_all();
+      LOG(kInfo, "storage I/O recovered").kv("stripe", index_);
+    }
+
+    clock_.cursor = clock_.evict_end;
+    for (size_t p = 0; p < flushing_.fill;) {
+      DocHeader h;
+      std::memcpy(&h, flushing_.buf.data() + p, sizeof h);
+      uint32_t sectors = static_cast<uint32_t>(DocSectors(h.data_len));
+      ApplyDoc(h, flushing_.buf.data() + p + kDocHeaderSize,
+               static_cast<uint32_t>(flushing_.base + p / kSectorSize), sectors);
+      p += uint64_t{sectors} * kSectorSize;
+      stats_->docs_written++;
+    }
+    last_doc_serial_ = flushing_.last_serial;
+    sectors_since_snapshot_ += len / kSectorSize;
+    dirty_ = true;
+    stats_->batches_written++;
+    stats_->bytes_written += len;
+    if (!flushing_.batch->done) {
+      flushing_.batch->status = Status::Ok();
+      flushing_.batch->done = true;
+    }
+    done_cv_.notify_all();
+  }
+  // Wake anyone still waiting on batches that will never be written.
+  if (cur_.fill > 0 && !cur_.batch->done) {
+    cur_.batch->status = Status::Unavailable("stripe closed before the write was flushed");
+    cur_.batch->done = true;
+  }
+  done_cv_.notify_all();
+}
+
+Status Stripe::TakeSnapshot(std::unique_lock<std::mutex>& lk) {
+  auto t0 = std::chrono::steady_clock::now();
+  SnapshotHeader h{};
+  h.serial = snapshot_serial_ + 1;
+  h.cycle = clock_.cycle;
+  h.cursor = clock_.cursor;
+  h.stripe_index = index_;
+  h.last_doc_serial = last_doc_serial_;
+  auto raw = dir_.raw();
+  h.entry_count = raw.size();
+  AlignedBuffer buf(geo_.snapshot_bytes);
+  std::memcpy(buf.data() + kBlockSize, raw.data(), raw.size_bytes());
+  uint64_t counted = sectors_since_snapshot_;
+  lk.unlock();
+
+  h.entries_checksum = ChecksumOf(buf.data() + kBlockSize, raw.size_bytes());
+  SealSnapshotHeader(&h);
+  std::memcpy(buf.data(), &h, sizeof h);
+  // Data first, then the snapshot that refers to it: a device may reorder unsynced writes.
+  Status st = file_->Sync();
+  if (st.ok()) st = file_->WriteAt(geo_.SnapshotOffset(static_cast<int>(h.serial % 2)), buf.span());
+  if (st.ok()) st = file_->Sync();
+
+  lk.lock();
+  if (!st.ok()) {
+    stats_->io_errors++;
+    return st.WithContext("stripe " + std::to_string(index_) + ": snapshot");
+  }
+  snapshot_serial_ = h.serial;
+  sectors_since_snapshot_ -= counted;
+  dirty_ = sectors_since_snapshot_ > 0;
+  last_snapshot_ = std::chrono::steady_clock::now();
+  stats_->snapshots++;
+  stats_->snapshot_micros += Micros(t0);
+  return Status::Ok();
+}
+
+Status Stripe::SnapshotNow() {
+  std::unique_lock lk(mu_);
+  return TakeSnapshot(lk);
+}
+
+Status Stripe::Recover() {
+  // 1. The newest snapshot copy whose header and entries both check out.
+  std::optional<SnapshotHeader> best;
+  AlignedBuffer best_buf;
+  for (int copy = 0; copy < 2; copy++) {
+    AlignedBuffer buf(geo_.snapshot_bytes);
+    RETURN_IF_ERROR(file_->ReadAt(geo_.SnapshotOffset(copy), buf.span()));
+    SnapshotHeader h;
+    std::memcpy(&h, buf.data(), sizeof h);
+    if (!SnapshotHeaderValid(h) || h.stripe_index != index_ || h.entry_count != geo_.dir.entries() ||
+        h.cursor > geo_.content_sectors || h.cycle == 0) {
+      continue;
+    }
+    if (ChecksumOf(buf.data() + kBlockSize, h.entry_count * sizeof(DirEntry)) != h.entries_checksum) {
+      LOG(kWarn, "snapshot copy has bad entries checksum").kv("stripe", index_).kv("copy", copy);
+      continue;
+    }
+    if (!best || h.serial > best->serial) {
+      best = h;
+      best_buf = std::move(buf);
+    }
+  }
+  if (best) {
+    std::span<const DirEntry> entries(reinterpret_cast<const DirEntry*>(best_buf.data() + kBlockSize),
+                                      best->entry_count);
+    Status st = dir_.Load(entries);
+    if (st.ok()) {
+      clock_ = RingClock{best->cycle, best->cursor, best->cursor};
+      last_doc_serial_ = best->last_doc_serial;
+      snapshot_serial_ = best->serial;
+    } else {
+      LOG(kWarn, "snapshot rejected; replaying from empty").kv("stripe", index_).kv("error", st.message());
+      best.reset();
+    }
+  }
+  if (!best) {
+    clock_ = RingClock{1, 0, 0};
+    last_doc_serial_ = 0;
+  }
+
+  // 2. Replay Docs written after the snapshot, in ring order, until the chain breaks.
+  const uint64_t window_bytes = options_.aggregation_bytes + kBlockSize;
+  AlignedBuffer window(window_bytes);
+  uint64_t win_start = 1, win_len = 0;  // in bytes from content start; 1 = nothing loaded
+  auto load = [&](uint64_t pos_bytes) -> Status {
+    win_start = AlignDown(pos_bytes, kBlockSize);
+    uint64_t ring_bytes = uint64_t{geo_.content_sectors} * kSectorSize;
+    win_len = std::min(window_bytes, ring_bytes - win_start);
+    return file_->ReadAt(geo_.content_offset + win_start, {window.data(), win_len});
+  };
+  auto doc_at = [&](uint32_t pos, uint64_t cycle, DocHeader* h) -> Result<bool> {
+    uint64_t ring_bytes = uint64_t{geo_.content_sectors} * kSectorSize;
+    uint64_t b = uint64_t{pos} * kSectorSize;
+    if (b + kDocHeaderSize > ring_bytes) return false;
+    if (b < win_start || b + kDocHeaderSize > win_start + win_len) RETURN_IF_ERROR(load(b));
+    std::memcpy(h, window.data() + (b - win_start), sizeof *h);
+    auto len = CheckDocHeader(*h, ring_bytes - b);
+    if (!len.ok() || h->cycle != cycle || !AcceptSerial(h->serial, last_doc_serial_) ||
+        *len > options_.aggregation_bytes) {
+      return false;
+    }
+    if (b + *len > win_start + win_len) RETURN_IF_ERROR(load(b));
+    if (!VerifyDoc(window.data() + (b - win_start), *len).ok()) return false;
+    return true;
+  };
+
+  uint32_t pos = clock_.cursor;
+  uint64_t replayed = 0;
+  while (true) {
+    DocHeader h;
+    ASSIGN_OR_RETURN(bool ok, doc_at(pos, clock_.cycle, &h));
+    if (!ok && pos % kSectorsPerBlock != 0) {
+      // Batches start on 4 KiB boundaries; skip the zero padding of the last one.
+      pos = static_cast<uint32_t>(AlignUp(pos, kSectorsPerBlock));
+      ASSIGN_OR_RETURN(ok, doc_at(pos, clock_.cycle, &h));
+    }
+    if (!ok && pos != 0) {
+      ASSIGN_OR_RETURN(bool wrapped, doc_at(0, clock_.cycle + 1, &h));
+      if (wrapped) {
+        clock_ = RingClock{clock_.cycle + 1, 0, 0};
+        stats_->swept_entries += dir_.Sweep(clock_);
+        pos = 0;
+        ok = true;
+      }
+    }
+    if (!ok) break;
+    uint32_t sectors = static_cast<uint32_t>(DocSectors(h.data_len));
+    clock_.evict_end = pos + sectors;
+    clock_.cursor = pos + sectors;
+    uint64_t b = uint64_t{pos} * kSectorSize;
+    ApplyDoc(h, window.data() + (b - win_start) + kDocHeaderSize, pos, sectors);
+    last_doc_serial_ = h.serial;
+    pos += sectors;
+    replayed++;
+    sectors_since_snapshot_ += sectors;
+  }
+  clock_.cursor = static_cast<uint32_t>(AlignUp(clock_.cursor, kSectorsPerBlock));
+  clock_.evict_end = clock_.cursor;
+  stats_->replayed_docs += replayed;
+  if (replayed > 0) {
+    dirty_ = true;
+    LOG(kInfo, "replayed ring").kv("stripe", index_).kv("docs", replayed).kv("cursor", clock_.cursor);
+  }
+  return Status::Ok();
+}
+
+StripeSnapshotStats Stripe::SnapshotStats() {
+  std::lock_guard lk(mu_);
+  StripeSnapshotStats s;
+  s.cycle = clock_.cycle;
+  s.cursor = clock_.cursor;
+  s.ring_sectors = geo_.content_sectors;
+  s.directory_entries_used = dir_.used_entries();
+  s.directory_capacity = dir_.capacity();
+  s.directory_bytes = dir_.memory_bytes();
+  return s;
+}
+
+}  // namespace cycas::engine

@@ -1,0 +1,157 @@
+// Stripe: one ring of content with its directory, aggregation buffer and
+// open-write table, all under one lock (CacheLib-style ownership: nothing
+// outside a stripe touches its directory).
+//
+// Writers append Docs into the aggregation buffer; a single flusher thread per
+// stripe writes the buffer as one large sequential write, syncs it when any Doc
+// in it needs durability (group commit: everyone who appended during the
+// previous write shares the next flush), then publishes the Docs' directory
+// entries and wakes the writers. The same thread writes directory snapshots.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/dir_entry.h"
+#include "engine/directory.h"
+#include "engine/doc.h"
+#include "engine/engine_stats.h"
+#include "engine/io_env.h"
+#include "engine/key.h"
+#include "engine/layout.h"
+#include "util/status.h"
+
+namespace cycas::engine {
+
+struct StripeOptions {
+  uint32_t aggregation_bytes = 4 << 20;
+  bool durable = true;  // false: relaxed mode, acknowledge after write(2) without fdatasync
+  std::chrono::milliseconds snapshot_interval{10'000};
+};
+
+// A flushed aggregation buffer; writers wait on it.
+struct Batch {
+  bool done = false;
+  Status status;
+};
+
+struct DocLocation {
+  uint32_t offset = 0;   // sectors
+  uint32_t sectors = 0;
+  uint64_t cycle = 0;
+  std::shared_ptr<Batch> batch;
+};
+
+// A Doc read from disk and validated; data() is the bytes after the header.
+struct LoadedDoc {
+  AlignedBuffer buffer;
+  uint32_t start = 0;
+  DocHeader header{};
+  std::span<const uint8_t> data() const {
+    return {buffer.data() + start + kDocHeaderSize, header.data_len};
+  }
+};
+
+// One entry of a multi-fragment object's fragment table (the data of its header Doc).
+struct FragmentRef {
+  uint32_t offset;
+  uint32_t sectors;
+  uint32_t cycle_low;
+  uint32_t reserved;
+};
+
+class Stripe {
+ public:
+  Stripe(uint32_t index, BlockFile* file, StripeGeometry geometry, StripeOptions options,
+         EngineStats* stats);
+  ~Stripe();
+  Stripe(const Stripe&) = delete;
+  Stripe& operator=(const Stripe&) = delete;
+
+  // Loads the newest valid snapshot, replays the ring after it, starts the flusher.
+  Status Open();
+  // Writes what is buffered, a final snapshot, and stops the flusher.
+  Status Close();
+
+  std::optional<DirEntry> Find(const Key& key, EntryType type);
+  // Present and whole: for a multi-fragment object, fragment 0 must still be in the ring.
+  bool ContainsObject(const Key& key, DirEntry* entry = nullptr);
+  Result<LoadedDoc> ReadDoc(const DirEntry& entry, const Key& key);
+
+  // Appends one Doc to the aggregation buffer (blocking while it is full). The Doc
+  // is on disk, and its directory entries published, once the batch is done.
+  Result<DocLocation> Append(DocType type, const Key& first_key, const Key& key,
+                             uint64_t total_len, std::span<const uint8_t> data, bool needs_sync,
+                             uint8_t flags = 0);
+  Status Wait(const std::shared_ptr<Batch>& batch);
+
+  // Open-write table: one writer per object key at a time.
+  Status BeginObjectWrite(const Key& key, std::chrono::milliseconds wait);
+  void EndObjectWrite(const Key& key);
+
+  bool NearEviction(const DirEntry& entry, double fraction);
+  uint64_t sync_failures() const { return sync_failures_.load(); }
+  uint32_t fragment_limit() const { return options_.aggregation_bytes - kDocHeaderSize; }
+  StripeSnapshotStats SnapshotStats();
+
+  // For tests: write a snapshot now.
+  Status SnapshotNow();
+
+ private:
+  struct AggBuffer {
+    AlignedBuffer buf;
+    uint32_t base = 0;  // sectors
+    uint64_t cycle = 0;
+    size_t fill = 0;
+    bool needs_sync = false;
+    uint64_t last_serial = 0;
+    std::shared_ptr<Batch> batch;
+  };
+
+  void StartBuffer(AggBuffer* b, uint64_t next_base, uint64_t cycle);
+  void FlusherLoop();
+  Status WriteBatch(AggBuffer* b, uint32_t len);
+  Status TakeSnapshot(std::unique_lock<std::mutex>& lk);
+  void ApplyDoc(const DocHeader& h, const uint8_t* data, uint32_t offset, uint32_t sectors);
+  Status Recover();
+  bool AcceptSerial(uint64_t serial, uint64_t last) const;
+  bool ContainsObjectLocked(const Key& key, DirEntry* entry);
+
+  const uint32_t index_;
+  BlockFile* const file_;
+  const StripeGeometry geo_;
+  const StripeOptions options_;
+  EngineStats* const stats_;
+
+  std::mutex mu_;
+  std::condition_variable work_cv_;   // flusher: there is work
+  std::condition_variable space_cv_;  // writers: buffer space freed
+  std::condition_variable done_cv_;   // writers: a batch completed
+  std::condition_variable open_cv_;   // writers: an open write ended
+  Directory dir_;
+  RingClock clock_;
+  AggBuffer cur_;
+  AggBuffer flushing_;
+  uint64_t next_serial_ = 0;
+  uint64_t last_doc_serial_ = 0;
+  uint64_t snapshot_serial_ = 0;
+  uint64_t sectors_since_snapshot_ = 0;
+  bool dirty_ = false;
+  bool failed_ = false;
+  bool stop_ = false;
+  std::chrono::steady_clock::time_point last_snapshot_;
+  std::unordered_map<Key, int, KeyHasher> open_writes_;
+  std::atomic<uint64_t> sync_failures_{0};
+  std::thread flusher_;
+};
+
+}  // namespace cycas::engine

@@ -1,0 +1,39 @@
+// Server: wires configuration, the storage stack and the protocol front-ends
+// together, and runs them until shutdown. The only place that knows every layer.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+
+#include "engine/engine.h"
+#include "util/config.h"
+#include "util/status.h"
+
+namespace cycas::server {
+
+class Server {
+ public:
+  explicit Server(const Config& config) : config_(config) {}
+  ~Server();
+
+  Status Start();
+  // Stops accepting calls, lets in-flight calls finish within the grace period,
+  // flushes the engine. Safe to call from another thread than Wait().
+  void Shutdown();
+  void Wait();
+
+  // The port the gRPC listener is bound to (useful with port 0).
+  int port() const { return port_; }
+
+ private:
+  engine::EngineOptions EngineOptionsFromConfig() const;
+
+  const Config& config_;
+  std::unique_ptr<engine::Engine> engine_;
+  std::unique_ptr<grpc::Server> grpc_;
+  int port_ = 0;
+};
+
+}  // namespace cycas::server
