@@ -40,6 +40,14 @@ std::vector<OptionSpec> ServerOptionSpecs() {
       {"engine.copy_forward_fraction", T::kInt, "10",
        "Percent of the ring nearest to being overwritten in which a touched object is "
        "copied forward, so objects in use survive eviction. 0 disables."},
+      {"cas.ram_capacity", T::kBytes, "256MiB",
+       "Memory for the RAM tier of small hot blobs (0 disables it)."},
+      {"cas.ram_max_blob", T::kBytes, "64KiB",
+       "Largest blob the RAM tier admits; larger blobs stream from disk."},
+      {"cas.max_blob_size", T::kBytes, "1TiB",
+       "Digests claiming a larger size are refused as INVALID_ARGUMENT."},
+      {"cas.single_flight_wait", T::kDuration, "60s",
+       "How long a second upload of a digest waits for the first to finish."},
   };
 }
 

@@ -27,6 +27,23 @@ engine::EngineOptions Server::EngineOptionsFromConfig() const {
   return o;
 }
 
+Status Server::BuildStorage() {
+  ASSIGN_OR_RETURN(engine_, engine::Engine::Open(EngineOptionsFromConfig()));
+  local_tier_ = std::make_unique<EngineBlobStore>(engine_.get());
+  records_ = std::make_unique<EngineRecordStore>(engine_.get());
+  uint64_t ram = config_.GetBytes("cas.ram_capacity");
+  if (ram > 0) {
+    ram_tier_ = std::make_unique<MemoryBlobStore>(ram, config_.GetBytes("cas.ram_max_blob"));
+  }
+  tiers_ = std::make_unique<TieredBlobStore>(ram_tier_.get(), local_tier_.get(), remote_tier_.get(),
+                                             TieredBlobStore::Options{});
+  CasOptions co;
+  co.max_blob_size = config_.GetBytes("cas.max_blob_size");
+  co.single_flight_wait = config_.GetDuration("cas.single_flight_wait");
+  cas_ = std::make_unique<CasStore>(tiers_.get(), records_.get(), co);
+  return Status::Ok();
+}
+
 Status Server::Start() {
   const std::string& durability = config_.GetString("engine.durability");
   if (durability != "durable" && durability != "relaxed") {
@@ -43,7 +60,7 @@ Status Server::Start() {
     return Status::Internal("cannot create server.data_dir " + config_.GetString("server.data_dir") +
                             ": " + ec.message());
   }
-  ASSIGN_OR_RETURN(engine_, engine::Engine::Open(EngineOptionsFromConfig()));
+  RETURN_IF_ERROR(BuildStorage());
 
   grpc::ServerBuilder builder;
   int max_msg = static_cast<int>(config_.GetBytes("server.grpc_max_message"));

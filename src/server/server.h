@@ -7,6 +7,10 @@
 #include <memory>
 #include <string>
 
+#include "cas/cas_store.h"
+#include "cas/engine_blob_store.h"
+#include "cas/memory_blob_store.h"
+#include "cas/tiered_blob_store.h"
 #include "engine/engine.h"
 #include "util/config.h"
 #include "util/status.h"
@@ -30,8 +34,17 @@ class Server {
  private:
   engine::EngineOptions EngineOptionsFromConfig() const;
 
+  Status BuildStorage();
+
   const Config& config_;
+  // Storage stack, bottom to top (DESIGN.md §2): engine -> tiers -> CAS layer.
   std::unique_ptr<engine::Engine> engine_;
+  std::unique_ptr<EngineBlobStore> local_tier_;
+  std::unique_ptr<EngineRecordStore> records_;
+  std::unique_ptr<MemoryBlobStore> ram_tier_;
+  std::unique_ptr<BlobStore> remote_tier_;
+  std::unique_ptr<TieredBlobStore> tiers_;
+  std::unique_ptr<CasStore> cas_;
   std::unique_ptr<grpc::Server> grpc_;
   int port_ = 0;
 };

@@ -1,0 +1,92 @@
+#include "cas/engine_blob_store.h"
+
+#include "cas/engine_keys.h"
+
+namespace cycas {
+namespace {
+
+class EngineBlobReader final : public BlobReader {
+ public:
+  explicit EngineBlobReader(std::unique_ptr<engine::ObjectReader> r) : r_(std::move(r)) {}
+  uint64_t size() const override { return r_->size(); }
+  Result<size_t> Read(uint64_t offset, std::span<uint8_t> out) override {
+    return r_->Read(offset, out);
+  }
+
+ private:
+  std::unique_ptr<engine::ObjectReader> r_;
+};
+
+class EngineBlobWriter final : public BlobWriter {
+ public:
+  explicit EngineBlobWriter(std::unique_ptr<engine::ObjectWriter> w) : w_(std::move(w)) {}
+  Status Append(std::span<const uint8_t> data) override { return w_->Append(data); }
+  Status Commit() override { return w_->Commit(); }
+  void Abort() override { w_->Abort(); }
+
+ private:
+  std::unique_ptr<engine::ObjectWriter> w_;
+};
+
+Status WithDigest(const Status& st, const Digest& d) {
+  return st.ok() ? st : Status(st.code(), "blob " + d.ToString() + ": " + st.message());
+}
+
+}  // namespace
+
+Result<bool> EngineBlobStore::Contains(const Digest& digest) {
+  engine::Key k = EngineKeyForBlob(digest);
+  if (!engine_->Contains(k)) return false;
+  engine_->Touch(k);
+  return true;
+}
+
+Result<std::unique_ptr<BlobReader>> EngineBlobStore::OpenRead(const Digest& digest) {
+  auto r = engine_->OpenRead(EngineKeyForBlob(digest));
+  if (!r.ok()) return WithDigest(r.status(), digest);
+  if ((*r)->size() != digest.size_bytes()) {
+    return Status::NotFound("blob " + digest.ToString() + ": stored size differs");
+  }
+  return std::unique_ptr<BlobReader>(new EngineBlobReader(std::move(*r)));
+}
+
+Result<std::unique_ptr<BlobWriter>> EngineBlobStore::OpenWrite(const Digest& digest) {
+  auto w = engine_->OpenWrite(EngineKeyForBlob(digest));
+  if (!w.ok()) return WithDigest(w.status(), digest);
+  return std::unique_ptr<BlobWriter>(new EngineBlobWriter(std::move(*w)));
+}
+
+Status EngineBlobStore::Remove(const Digest& digest) {
+  return engine_->Remove(EngineKeyForBlob(digest));
+}
+
+Result<std::string> EngineRecordStore::Get(std::string_view name) {
+  auto r = engine_->OpenRead(EngineKeyForRecord(name), engine::RecordKind::kRecord);
+  if (!r.ok()) return r.status();
+  std::string out((*r)->size(), '\0');
+  uint64_t off = 0;
+  while (off < out.size()) {
+    auto n = (*r)->Read(off, {reinterpret_cast<uint8_t*>(out.data()) + off, out.size() - off});
+    if (!n.ok()) return n.status();
+    if (*n == 0) return Status::DataLoss("record shorter than its header says");
+    off += *n;
+  }
+  return out;
+}
+
+Status EngineRecordStore::Put(std::string_view name, std::string_view value) {
+  if (value.size() > max_value_size()) {
+    return Status::InvalidArgument("value of " + std::to_string(value.size()) +
+                                   " bytes exceeds the record limit of " +
+                                   std::to_string(max_value_size()));
+  }
+  return engine_->Put(EngineKeyForRecord(name),
+                      {reinterpret_cast<const uint8_t*>(value.data()), value.size()},
+                      engine::RecordKind::kRecord);
+}
+
+Status EngineRecordStore::Remove(std::string_view name) {
+  return engine_->Remove(EngineKeyForRecord(name), engine::RecordKind::kRecord);
+}
+
+}  // namespace cycas

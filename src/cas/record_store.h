@@ -1,0 +1,24 @@
+// RecordStore: small mutable values under names (action-cache entries,
+// key-value namespaces). The newest Put wins. Separate from BlobStore because
+// records are not content-addressed: their bytes cannot be verified by name.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "util/status.h"
+
+namespace cycas {
+
+class RecordStore {
+ public:
+  virtual ~RecordStore() = default;
+  // `name` is opaque and fully qualified by the caller (namespace included).
+  virtual Result<std::string> Get(std::string_view name) = 0;  // NOT_FOUND when absent
+  virtual Status Put(std::string_view name, std::string_view value) = 0;
+  virtual Status Remove(std::string_view name) = 0;
+  // Largest value accepted.
+  virtual size_t max_value_size() const = 0;
+};
+
+}  // namespace cycas

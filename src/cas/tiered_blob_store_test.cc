@@ -1,0 +1,121 @@
+#include "cas/tiered_blob_store.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "cas/cas_store.h"
+#include "cas/engine_blob_store.h"
+
+namespace cycas {
+namespace {
+
+std::span<const uint8_t> AsBytes(std::string_view s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+class TieredTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = testing::TempDir() + "/cycas_tiered_" + std::to_string(getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    engine::EngineOptions o;
+    o.path = path_;
+    o.size = 32 << 20;
+    o.stripes = 1;
+    o.aggregation_bytes = 256 << 10;
+    o.fragment_size = 64 << 10;
+    engine_ = std::move(*engine::Engine::Open(o));
+    local_ = std::make_unique<EngineBlobStore>(engine_.get());
+  }
+  void TearDown() override {
+    engine_.reset();
+    std::filesystem::remove(path_);
+  }
+  std::string path_;
+  std::unique_ptr<engine::Engine> engine_;
+  std::unique_ptr<EngineBlobStore> local_;
+};
+
+TEST_F(TieredTest, SmallBlobsAreServedFromRamAfterFirstRead) {
+  MemoryBlobStore ram(1 << 20, 4096);
+  TieredBlobStore tiers(&ram, local_.get(), nullptr, {});
+  Digest small = Digest::Of(DigestFunction::kBlake3, "small");
+  ASSERT_TRUE(local_->OpenWrite(small).ok());  // open then drop: nothing stored
+  CasStore cas(&tiers, nullptr);
+  ASSERT_TRUE(cas.Put(small, "small").ok());
+  EXPECT_TRUE(*ram.Contains(small));  // written through to RAM
+  ASSERT_TRUE(ram.Remove(small).ok());
+  EXPECT_EQ(*cas.ReadAll(small, 100), "small");  // from disk, promoted
+  EXPECT_TRUE(*ram.Contains(small));
+  std::string big(10'000, 'b');
+  Digest bigd = Digest::Of(DigestFunction::kBlake3, big);
+  ASSERT_TRUE(cas.Put(bigd, big).ok());
+  EXPECT_FALSE(*ram.Contains(bigd));  // above the RAM tier's threshold
+  EXPECT_EQ(*cas.ReadAll(bigd, 1 << 20), big);
+}
+
+TEST_F(TieredTest, RemoteHitIsVerifiedAndStoredLocally) {
+  MemoryBlobStore remote(1 << 20, 1 << 20);
+  TieredBlobStore tiers(nullptr, local_.get(), &remote, {});
+  Digest d = Digest::Of(DigestFunction::kSha256, "from far away");
+  {
+    auto w = remote.OpenWrite(d);
+    ASSERT_TRUE((*w)->Append(AsBytes("from far away")).ok());
+    ASSERT_TRUE((*w)->Commit().ok());
+  }
+  EXPECT_FALSE(*local_->Contains(d));
+  EXPECT_TRUE(*tiers.Contains(d));
+  auto r = tiers.OpenRead(d);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(*ReadWholeBlob(**r), "from far away");
+  EXPECT_TRUE(*local_->Contains(d));
+  EXPECT_EQ(tiers.remote_fetches(), 1u);
+}
+
+TEST_F(TieredTest, RemoteReturningWrongBytesIsNotStored) {
+  MemoryBlobStore remote(1 << 20, 1 << 20);
+  TieredBlobStore tiers(nullptr, local_.get(), &remote, {});
+  Digest d = Digest::Of(DigestFunction::kSha256, "genuine");
+  {
+    // A remote that holds the wrong bytes under this digest (the memory store does not verify).
+    auto w = remote.OpenWrite(d);
+    ASSERT_TRUE((*w)->Append(AsBytes("forgery")).ok());
+    ASSERT_TRUE((*w)->Commit().ok());
+  }
+  EXPECT_EQ(tiers.OpenRead(d).status().code(), StatusCode::kNotFound);
+  EXPECT_FALSE(*local_->Contains(d));
+}
+
+TEST_F(TieredTest, WriteThroughReachesTheRemote) {
+  MemoryBlobStore remote(1 << 20, 1 << 20);
+  TieredBlobStore tiers(nullptr, local_.get(), &remote, {.remote_write_through = true});
+  CasStore cas(&tiers, nullptr);
+  Digest d = Digest::Of(DigestFunction::kBlake3, "shared");
+  ASSERT_TRUE(cas.Put(d, "shared").ok());
+  EXPECT_TRUE(*remote.Contains(d));
+  EXPECT_TRUE(*local_->Contains(d));
+}
+
+TEST_F(TieredTest, EngineStoreKeysIncludeTheSize) {
+  CasStore cas(local_.get(), nullptr);
+  Digest d = Digest::Of(DigestFunction::kBlake3, "sized");
+  ASSERT_TRUE(cas.Put(d, "sized").ok());
+  Digest wrong_size(d.function(), d.hash(), d.size_bytes() + 1);
+  EXPECT_FALSE(*cas.Contains(wrong_size));
+  EXPECT_TRUE(*cas.Contains(d));
+}
+
+TEST_F(TieredTest, RecordsRoundTripThroughTheEngine) {
+  EngineRecordStore records(engine_.get());
+  ASSERT_TRUE(records.Put("ac/main/sha256/abc", "v1").ok());
+  ASSERT_TRUE(records.Put("ac/main/sha256/abc", "v2").ok());
+  EXPECT_EQ(*records.Get("ac/main/sha256/abc"), "v2");
+  EXPECT_EQ(records.Get("ac/other/sha256/abc").status().code(), StatusCode::kNotFound);
+  ASSERT_TRUE(records.Remove("ac/main/sha256/abc").ok());
+  EXPECT_EQ(records.Get("ac/main/sha256/abc").status().code(), StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace cycas
