@@ -13,6 +13,9 @@ std::vector<OptionSpec> ServerOptionSpecs() {
        "Largest gRPC message accepted or sent."},
       {"server.shutdown_grace", T::kDuration, "10s",
        "On SIGTERM/SIGINT, how long in-flight calls may run before they are cancelled."},
+      {"server.ready_file", T::kString, "",
+       "If set, once every listener is up the server writes one line per listener to this "
+       "file (e.g. 'grpc 9092'), for scripts and tests that start it on port 0."},
       {"log.level", T::kString, "info", "Log level: debug, info, warn, error or off."},
       {"engine.path", T::kString, "",
        "Store file or block device. Empty: <server.data_dir>/store.cyc."},

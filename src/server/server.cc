@@ -2,6 +2,9 @@
 
 #include <sys/stat.h>
 
+#include <cerrno>
+#include <cstdio>
+
 #include <chrono>
 #include <filesystem>
 
@@ -41,6 +44,7 @@ Status Server::BuildStorage() {
   co.max_blob_size = config_.GetBytes("cas.max_blob_size");
   co.single_flight_wait = config_.GetDuration("cas.single_flight_wait");
   cas_ = std::make_unique<CasStore>(tiers_.get(), records_.get(), co);
+  action_cache_ = std::make_unique<ActionCache>(cas_.get(), records_.get());
   return Status::Ok();
 }
 
@@ -62,17 +66,38 @@ Status Server::Start() {
   }
   RETURN_IF_ERROR(BuildStorage());
 
+  // Health checking (grpc.health.v1) lets load balancers and scripts probe the server.
+  grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   int max_msg = static_cast<int>(config_.GetBytes("server.grpc_max_message"));
   builder.SetMaxReceiveMessageSize(max_msg);
   builder.SetMaxSendMessageSize(max_msg);
+  api::reapi::CapabilitiesOptions caps;
+  caps.max_batch_total_size_bytes = max_msg;
+  reapi_capabilities_ = std::make_unique<api::reapi::CapabilitiesService>(caps);
+  builder.RegisterService(reapi_capabilities_.get());
+
   builder.AddListeningPort(config_.GetString("server.listen"), grpc::InsecureServerCredentials(),
                            &port_);
   grpc_ = builder.BuildAndStart();
   if (!grpc_ || port_ == 0) {
     return Status::Unavailable("cannot listen on " + config_.GetString("server.listen"));
   }
+  ports_["grpc"] = port_;
   LOG(kInfo, "cycasd listening").kv("address", config_.GetString("server.listen")).kv("port", port_);
+  return WriteReadyFile();
+}
+
+Status Server::WriteReadyFile() const {
+  const std::string& path = config_.GetString("server.ready_file");
+  if (path.empty()) return Status::Ok();
+  // Written to a temporary name and renamed, so a reader never sees half a file.
+  std::string tmp = path + ".tmp";
+  FILE* f = std::fopen(tmp.c_str(), "w");
+  if (f == nullptr) return Status::IoError("server.ready_file " + tmp, errno);
+  for (const auto& [name, port] : ports_) std::fprintf(f, "%s %d\n", name.c_str(), port);
+  std::fclose(f);
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) return Status::IoError("server.ready_file " + path, errno);
   return Status::Ok();
 }
 
