@@ -35,10 +35,7 @@ Status WithDigest(const Status& st, const Digest& d) {
 }  // namespace
 
 Result<bool> EngineBlobStore::Contains(const Digest& digest) {
-  engine::Key k = EngineKeyForBlob(digest);
-  if (!engine_->Contains(k)) return false;
-  engine_->Touch(k);
-  return true;
+  return engine_->ContainsAndTouch(EngineKeyForBlob(digest));
 }
 
 Result<std::unique_ptr<BlobReader>> EngineBlobStore::OpenRead(const Digest& digest) {

@@ -361,10 +361,24 @@ Status Engine::Remove(const Key& key, RecordKind kind) {
   return s->Wait(loc.batch);
 }
 
+bool Engine::ContainsAndTouch(const Key& key) {
+  Stripe* s = StripeFor(key);
+  bool near = false;
+  if (!s->ContainsObject(key, nullptr, options_.copy_forward_fraction, &near)) return false;
+  if (near) QueueCopyForward(key);
+  return true;
+}
+
 void Engine::Touch(const Key& key) {
   Stripe* s = StripeFor(key);
-  DirEntry e{};
-  if (!s->ContainsObject(key, &e) || !s->NearEviction(e, options_.copy_forward_fraction)) return;
+  bool near = false;
+  if (s->ContainsObject(key, nullptr, options_.copy_forward_fraction, &near) && near) {
+    QueueCopyForward(key);
+  }
+}
+
+void Engine::QueueCopyForward(const Key& key) {
+  if (options_.copy_forward_fraction <= 0) return;
   std::lock_guard lk(cf_mu_);
   if (cf_queue_.size() >= kCopyForwardQueueLimit || !cf_pending_.insert(key).second) return;
   cf_queue_.push_back(key);

@@ -83,6 +83,8 @@ class Engine {
   Status Close();
 
   bool Contains(const Key& key, RecordKind kind = RecordKind::kObject);
+  // Contains() followed by Touch() of a present object, with one directory lookup.
+  bool ContainsAndTouch(const Key& key);
   // NOT_FOUND when absent (including when what was found failed validation).
   Result<std::unique_ptr<ObjectReader>> OpenRead(const Key& key,
                                                  RecordKind kind = RecordKind::kObject);
@@ -110,6 +112,7 @@ class Engine {
   Status Init();
   Stripe* StripeFor(const Key& key) { return stripes_[key.StripeHash() % stripes_.size()].get(); }
   void CopyForwardLoop();
+  void QueueCopyForward(const Key& key);
   Status CopyForward(const Key& key);
   Result<std::unique_ptr<ObjectWriter>> NewWriter(const Key& key, RecordKind kind, bool rewrite);
 

@@ -115,12 +115,12 @@ IoEnv* IoEnv::Default() {
   return &env;
 }
 
-AlignedBuffer::AlignedBuffer(size_t size) : size_(size) {
+AlignedBuffer::AlignedBuffer(size_t size, bool zero) : size_(size) {
   size_t rounded = (size + kAlignment - 1) / kAlignment * kAlignment;
   if (rounded == 0) rounded = kAlignment;
   data_ = static_cast<uint8_t*>(std::aligned_alloc(kAlignment, rounded));
   if (data_ == nullptr) throw std::bad_alloc();
-  std::memset(data_, 0, rounded);
+  if (zero) std::memset(data_, 0, rounded);
 }
 
 AlignedBuffer::~AlignedBuffer() { std::free(data_); }

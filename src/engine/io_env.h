@@ -47,7 +47,9 @@ class AlignedBuffer {
  public:
   static constexpr size_t kAlignment = 4096;
   AlignedBuffer() = default;
-  explicit AlignedBuffer(size_t size);
+  // Zero-filled unless `zero` is false (buffers that are about to be read into
+  // need no clearing, and clearing a 1 MiB fragment buffer per read is not free).
+  explicit AlignedBuffer(size_t size, bool zero = true);
   ~AlignedBuffer();
   AlignedBuffer(AlignedBuffer&& o) noexcept;
   AlignedBuffer& operator=(AlignedBuffer&& o) noexcept;

@@ -101,6 +101,19 @@ bool Stripe::ContainsObject(const Key& key, DirEntry* entry) {
   return ContainsObjectLocked(key, entry);
 }
 
+bool Stripe::ContainsObject(const Key& key, DirEntry* entry, double fraction,
+                            bool* near_eviction) {
+  std::lock_guard lk(mu_);
+  DirEntry e{};
+  if (!ContainsObjectLocked(key, &e)) return false;
+  if (entry != nullptr) *entry = e;
+  // For a multi-fragment object the header is newer than fragment 0; the header's
+  // distance is a slight overestimate, which only delays copy-forward a little.
+  *near_eviction = clock_.DistanceAhead(e.offset, geo_.content_sectors) <
+                   static_cast<uint64_t>(fraction * geo_.content_sectors);
+  return true;
+}
+
 bool Stripe::NearEviction(const DirEntry& entry, double fraction) {
   std::lock_guard lk(mu_);
   if (!clock_.IsLive(entry)) return false;
@@ -115,7 +128,7 @@ Result<LoadedDoc> Stripe::ReadDoc(const DirEntry& entry, const Key& key) {
   uint64_t start = AlignDown(off, kBlockSize);
   uint64_t end = AlignUp(off + len, kBlockSize);
   LoadedDoc doc;
-  doc.buffer = AlignedBuffer(end - start);
+  doc.buffer = AlignedBuffer(end - start, /*zero=*/false);
   doc.start = static_cast<uint32_t>(off - start);
   Status st = file_->ReadAt(start, doc.buffer.span());
   if (!st.ok()) {

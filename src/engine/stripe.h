@@ -85,6 +85,9 @@ class Stripe {
   std::optional<DirEntry> Find(const Key& key, EntryType type);
   // Present and whole: for a multi-fragment object, fragment 0 must still be in the ring.
   bool ContainsObject(const Key& key, DirEntry* entry = nullptr);
+  // As above, also reporting whether the object lies in the `fraction` of the
+  // ring that the writer will overwrite next (a candidate for copy-forward).
+  bool ContainsObject(const Key& key, DirEntry* entry, double fraction, bool* near_eviction);
   Result<LoadedDoc> ReadDoc(const DirEntry& entry, const Key& key);
 
   // Appends one Doc to the aggregation buffer (blocking while it is full). The Doc
