@@ -209,10 +209,28 @@ Status Engine::Init() {
     return Status::InvalidArgument("engine.fragment_size must be at least 1 byte and fit, with its "
                                    "128-byte header, in the aggregation buffer");
   }
-  ASSIGN_OR_RETURN(file_, options_.env->OpenBlockFile(options_.path, options_.size, options_.direct_io));
+  std::vector<SpanSpec> spans = options_.spans;
+  if (spans.empty()) spans.push_back(SpanSpec{options_.path, options_.size});
+  uint32_t per_span = std::max<uint32_t>(1, (options_.stripes + spans.size() - 1) / spans.size());
+  uint32_t next_stripe = 0;
+  for (const auto& span : spans) RETURN_IF_ERROR(OpenSpan(span, per_span, &next_stripe));
+  for (auto& s : stripes_) RETURN_IF_ERROR(s->Open());
+  cf_thread_ = std::thread([this] { CopyForwardLoop(); });
+  LOG(kInfo, "engine open")
+      .kv("stripes", stripes_.size())
+      .kv("spans", files_.size())
+      .kv("direct_io", files_.front()->direct_io())
+      .kv("durable", options_.durable)
+      .kv("recovery_ms", stats_.recovery_micros.load() / 1000)
+      .kv("replayed_docs", stats_.replayed_docs.load());
+  return Status::Ok();
+}
+
+Status Engine::OpenSpan(const SpanSpec& span, uint32_t stripes, uint32_t* first_stripe) {
+  ASSIGN_OR_RETURN(std::unique_ptr<BlockFile> file, options_.env->OpenBlockFile(span.path, span.size, options_.direct_io));
 
   AlignedBuffer head(kBlockSize);
-  RETURN_IF_ERROR(file_->ReadAt(0, head.span()));
+  RETURN_IF_ERROR(file->ReadAt(0, head.span()));
   SpanHeader h;
   std::memcpy(&h, head.data(), sizeof h);
   bool blank = std::all_of(head.data(), head.data() + kBlockSize, [](uint8_t b) { return b == 0; });
@@ -220,31 +238,31 @@ Status Engine::Init() {
     // A new store: clear every stripe's snapshot headers and ring start so that
     // nothing left on the device from an earlier life is mistaken for ours, then
     // seal the span header last.
-    ASSIGN_OR_RETURN(h, PlanSpan(file_->size(), options_.stripes, options_.average_object_size,
+    ASSIGN_OR_RETURN(h, PlanSpan(file->size(), stripes, options_.average_object_size,
                                  2ull * options_.aggregation_bytes));
     AlignedBuffer zero(kBlockSize);
     for (uint32_t s = 0; s < h.stripe_count; s++) {
       StripeGeometry g = GeometryOf(h, s);
-      RETURN_IF_ERROR(file_->WriteAt(g.SnapshotOffset(0), zero.span()));
-      RETURN_IF_ERROR(file_->WriteAt(g.SnapshotOffset(1), zero.span()));
-      RETURN_IF_ERROR(file_->WriteAt(g.content_offset, zero.span()));
+      RETURN_IF_ERROR(file->WriteAt(g.SnapshotOffset(0), zero.span()));
+      RETURN_IF_ERROR(file->WriteAt(g.SnapshotOffset(1), zero.span()));
+      RETURN_IF_ERROR(file->WriteAt(g.content_offset, zero.span()));
     }
-    RETURN_IF_ERROR(file_->Sync());
+    RETURN_IF_ERROR(file->Sync());
     std::memcpy(head.data(), &h, sizeof h);
-    RETURN_IF_ERROR(file_->WriteAt(0, head.span()));
-    RETURN_IF_ERROR(file_->Sync());
+    RETURN_IF_ERROR(file->WriteAt(0, head.span()));
+    RETURN_IF_ERROR(file->Sync());
     LOG(kInfo, "formatted store")
-        .kv("path", options_.path)
+        .kv("path", span.path)
         .kv("bytes", h.span_size)
         .kv("stripes", h.stripe_count)
         .kv("directory_entries_per_stripe", DirGeometry{h.dir_segments, h.dir_buckets_per_segment}.entries());
   } else {
-    Status st = CheckSpanHeader(h, file_->size());
-    if (!st.ok()) return st.WithContext(options_.path);
-    if (h.stripe_count != options_.stripes) {
+    Status st = CheckSpanHeader(h, file->size());
+    if (!st.ok()) return st.WithContext(span.path);
+    if (h.stripe_count != stripes) {
       LOG(kInfo, "store keeps the stripe count it was created with")
           .kv("stripes", h.stripe_count)
-          .kv("configured", options_.stripes);
+          .kv("configured", stripes);
     }
   }
   StripeOptions so;
@@ -257,17 +275,9 @@ Status Engine::Init() {
       return Status::InvalidArgument("engine.aggregation_buffer is too large for this store's stripes");
     }
     ring_bytes_ += uint64_t{g.content_sectors} * kSectorSize;
-    stripes_.push_back(std::make_unique<Stripe>(s, file_.get(), g, so, &stats_));
+    stripes_.push_back(std::make_unique<Stripe>((*first_stripe)++, file.get(), g, so, &stats_));
   }
-  for (auto& s : stripes_) RETURN_IF_ERROR(s->Open());
-  cf_thread_ = std::thread([this] { CopyForwardLoop(); });
-  LOG(kInfo, "engine open")
-      .kv("path", options_.path)
-      .kv("stripes", stripes_.size())
-      .kv("direct_io", file_->direct_io())
-      .kv("durable", options_.durable)
-      .kv("recovery_ms", stats_.recovery_micros.load() / 1000)
-      .kv("replayed_docs", stats_.replayed_docs.load());
+  files_.push_back(std::move(file));
   return Status::Ok();
 }
 

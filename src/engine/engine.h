@@ -34,10 +34,19 @@ enum class RecordKind {
   kRecord,  // small and mutable: the newest write wins (action cache, alternates)
 };
 
+struct SpanSpec {
+  std::string path;  // store file or block device
+  uint64_t size = 0; // bytes; ignored for block devices
+};
+
 struct EngineOptions {
-  std::string path;                       // store file or block device
+  std::string path;                       // store file or block device (when `spans` is empty)
   uint64_t size = 1ull << 30;             // bytes; ignored for block devices
-  uint32_t stripes = 0;                   // 0: one per CPU core
+  // Several spans (files or devices, e.g. one per disk); overrides path/size.
+  // Stripes are numbered across spans in this order, so the list must not be
+  // reordered for an existing store (objects would route to other stripes and miss).
+  std::vector<SpanSpec> spans;
+  uint32_t stripes = 0;                   // 0: one per CPU core; divided among spans
   uint64_t average_object_size = 8192;    // sizes the directory: size / this entries
   uint32_t fragment_size = 1 << 20;       // data bytes per fragment of a large object
   uint32_t aggregation_bytes = 4 << 20;   // one sequential write
@@ -119,7 +128,9 @@ class Engine {
   friend class EngineWriter;
 
   EngineOptions options_;
-  std::unique_ptr<BlockFile> file_;
+  Status OpenSpan(const SpanSpec& span, uint32_t stripes, uint32_t* first_stripe);
+
+  std::vector<std::unique_ptr<BlockFile>> files_;
   std::vector<std::unique_ptr<Stripe>> stripes_;
   EngineStats stats_;
   uint64_t ring_bytes_ = 0;

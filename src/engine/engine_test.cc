@@ -380,3 +380,32 @@ TEST_F(EngineTest, RandomizedAgainstReferenceModel) {
 
 }  // namespace
 }  // namespace cycas::engine
+
+namespace cycas::engine {
+namespace {
+
+TEST(EngineSpansTest, ObjectsSpreadOverSeveralSpansSurviveRestart) {
+  std::string dir = testing::TempDir();
+  std::string a = dir + "/cycas_span_a_" + std::to_string(getpid());
+  std::string b = dir + "/cycas_span_b_" + std::to_string(getpid());
+  std::filesystem::remove(a);
+  std::filesystem::remove(b);
+  EngineOptions o;
+  o.spans = {{a, 24ull << 20}, {b, 24ull << 20}};
+  o.stripes = 4;
+  o.aggregation_bytes = 256 << 10;
+  o.fragment_size = 64 << 10;
+  {
+    auto e = std::move(*Engine::Open(o));
+    EXPECT_EQ(e->stripe_count(), 4u);
+    for (int i = 0; i < 100; i++) ASSERT_TRUE(e->Put(KeyOf(i), Bytes(i, 3000)).ok());
+  }
+  auto e = std::move(*Engine::Open(o));
+  for (int i = 0; i < 100; i++) ASSERT_EQ(ReadAll(*e, KeyOf(i)), Bytes(i, 3000)) << i;
+  e.reset();
+  std::filesystem::remove(a);
+  std::filesystem::remove(b);
+}
+
+}  // namespace
+}  // namespace cycas::engine
