@@ -14,8 +14,8 @@ constexpr size_t kCopyForwardQueueLimit = 4096;
 // Reads an object stored as one Doc, or as fragments listed by a header Doc.
 class EngineReader final : public ObjectReader {
  public:
-  EngineReader(Stripe* stripe, Key key, LoadedDoc head, EngineStats* stats)
-      : stripe_(stripe), key_(key), head_(std::move(head)), stats_(stats) {
+  EngineReader(Stripe* stripe, Key key, DirEntry entry, LoadedDoc head, EngineStats* stats)
+      : stripe_(stripe), key_(key), entry_(entry), head_(std::move(head)), stats_(stats) {
     multi_ = head_.header.type == static_cast<uint8_t>(DocType::kObjectHeader);
     if (multi_) {
       auto d = head_.data();
@@ -59,11 +59,17 @@ class EngineReader final : public ObjectReader {
       e.set_sectors(ref.sectors);
       Key fk = key_.FragmentKey(index);
       auto doc = stripe_->ReadDoc(e, fk);
-      if (!doc.ok()) return doc.status();
       uint64_t expect = std::min<uint64_t>(fragment_size_, size() - uint64_t{index} * fragment_size_);
-      if (doc->header.data_len != expect || doc->header.first_key != key_) {
+      if (doc.ok() && (doc->header.data_len != expect || doc->header.first_key != key_)) {
         stats_->validation_failures++;
-        return Status::DataLoss("fragment " + std::to_string(index) + " has the wrong length");
+        doc = Status::DataLoss("fragment " + std::to_string(index) + " has the wrong length");
+      }
+      if (!doc.ok()) {
+        // A damaged fragment makes the whole object a miss from now on.
+        if (doc.status().code() == StatusCode::kDataLoss) {
+          stripe_->DropEntry(key_, EntryType::kObject, entry_);
+        }
+        return doc.status();
       }
       fragment_ = std::move(*doc);
       fragment_index_ = index;
@@ -78,6 +84,7 @@ class EngineReader final : public ObjectReader {
  private:
   Stripe* stripe_;
   Key key_;
+  DirEntry entry_;
   LoadedDoc head_;
   EngineStats* stats_;
   bool multi_ = false;
@@ -94,8 +101,16 @@ class EngineReader final : public ObjectReader {
 // the header Doc listing them.
 class EngineWriter final : public ObjectWriter {
  public:
-  EngineWriter(Engine* engine, Stripe* stripe, Key key, RecordKind kind, bool registered)
-      : engine_(engine), stripe_(stripe), key_(key), kind_(kind), registered_(registered) {
+  // `rewrite`: a copy-forward of an object that is present; its old copy must
+  // stay intact unless the new one is known to be whole.
+  EngineWriter(Engine* engine, Stripe* stripe, Key key, RecordKind kind, bool registered,
+               bool rewrite = false)
+      : engine_(engine),
+        stripe_(stripe),
+        key_(key),
+        kind_(kind),
+        registered_(registered),
+        rewrite_(rewrite) {
     fragment_size_ = std::min(engine->options_.fragment_size, stripe->fragment_limit());
     sync_failures_at_start_ = stripe->sync_failures();
   }
@@ -134,6 +149,7 @@ class EngineWriter final : public ObjectWriter {
     if (!loc.ok()) return loc.status();
     fragments_.push_back(FragmentRef{loc->offset, loc->sectors,
                                      static_cast<uint32_t>(loc->cycle & kCycleMask), 0});
+    last_fragment_batch_ = loc->batch;
     buffer_.clear();
     return Status::Ok();
   }
@@ -154,14 +170,26 @@ class EngineWriter final : public ObjectWriter {
       if (table.size() > fragment_size_) {
         return Status::InvalidArgument("object of " + std::to_string(total_) + " bytes is too large");
       }
+      if (rewrite_) {
+        // The header replaces the present copy's entry: make sure the new
+        // fragments are durable first, or keep the old copy.
+        RETURN_IF_ERROR(stripe_->Wait(last_fragment_batch_));
+        RETURN_IF_ERROR(stripe_->SyncData());
+        if (stripe_->sync_failures() != sync_failures_at_start_) {
+          return Status::Unavailable("a storage sync failed during the rewrite");
+        }
+      }
       loc = stripe_->Append(DocType::kObjectHeader, key_, key_, total_, table, /*needs_sync=*/true);
     }
     if (!loc.ok()) return loc.status();
     RETURN_IF_ERROR(stripe_->Wait(loc->batch));
-    if (!fragments_.empty()) {
+    if (!fragments_.empty() && !rewrite_) {
       // A failed fdatasync may have dropped fragments written before it, even if
       // a later sync succeeded: such an object must not be acknowledged.
       if (stripe_->sync_failures() != sync_failures_at_start_) {
+        // The header is in the directory, but fragments written before the
+        // failure may be gone: take the object back before refusing it.
+        (void)engine_->Remove(key_);
         return Status::Unavailable("a storage sync failed during the upload; retry");
       }
       if (!stripe_->ContainsObject(key_)) {
@@ -185,6 +213,8 @@ class EngineWriter final : public ObjectWriter {
   Key key_;
   RecordKind kind_;
   bool registered_;
+  bool rewrite_;
+  std::shared_ptr<Batch> last_fragment_batch_;
   size_t fragment_size_;
   uint64_t sync_failures_at_start_;
   std::vector<uint8_t> buffer_;
@@ -321,15 +351,23 @@ Result<std::unique_ptr<ObjectReader>> Engine::OpenRead(const Key& key, RecordKin
     stats_.misses++;
     return Status::NotFound("not in store");
   }
+  EntryType type = kind == RecordKind::kRecord ? EntryType::kRecord : EntryType::kObject;
   auto doc = s->ReadDoc(e, key);
   if (!doc.ok()) {
     stats_.misses++;
+    if (doc.status().code() != StatusCode::kDataLoss) {
+      // The device failed the read: not a miss (a re-upload would not help).
+      return Status::Unavailable("storage read failed: " + doc.status().message());
+    }
+    // Invalid bytes: forget them, so the object is a miss that can be uploaded again.
+    s->DropEntry(key, type, e);
     return Status::NotFound("stored copy failed validation: " + doc.status().message());
   }
-  auto reader = std::make_unique<EngineReader>(s, key, std::move(*doc), &stats_);
+  auto reader = std::make_unique<EngineReader>(s, key, e, std::move(*doc), &stats_);
   if (Status st = reader->Validate(); !st.ok()) {
     stats_.validation_failures++;
     stats_.misses++;
+    s->DropEntry(key, type, e);
     return Status::NotFound("stored copy failed validation: " + st.message());
   }
   stats_.hits++;
@@ -403,7 +441,7 @@ Status Engine::CopyForward(const Key& key) {
   }
   auto doc = s->ReadDoc(e, key);
   if (!doc.ok()) return doc.status();
-  EngineReader reader(s, key, std::move(*doc), &stats_);
+  EngineReader reader(s, key, e, std::move(*doc), &stats_);
   RETURN_IF_ERROR(reader.Validate());
   // The write slot is taken directly: the object is present, so OpenWrite would refuse.
   RETURN_IF_ERROR(s->BeginObjectWrite(key, std::chrono::milliseconds(0)).code() ==
@@ -412,7 +450,7 @@ Status Engine::CopyForward(const Key& key) {
                       : Status::Unavailable("busy"));
   // BeginObjectWrite did not register the key (it reported ALREADY_EXISTS), so the
   // writer is unregistered; a concurrent fresh upload of a present key is refused anyway.
-  EngineWriter w(this, s, key, RecordKind::kObject, /*registered=*/false);
+  EngineWriter w(this, s, key, RecordKind::kObject, /*registered=*/false, /*rewrite=*/true);
   std::vector<uint8_t> buf(1 << 20);
   for (uint64_t off = 0; off < reader.size();) {
     ASSIGN_OR_RETURN(size_t n, reader.Read(off, buf));
@@ -471,6 +509,7 @@ EngineStatsSnapshot Engine::Stats() {
   r.copy_forward_objects = stats_.copy_forward_objects;
   r.copy_forward_bytes = stats_.copy_forward_bytes;
   r.io_errors = stats_.io_errors;
+  r.sync_failures = stats_.sync_failures;
   r.snapshots = stats_.snapshots;
   r.replayed_docs = stats_.replayed_docs;
   r.recovery_micros = stats_.recovery_micros;

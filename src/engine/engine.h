@@ -76,7 +76,7 @@ class ObjectWriter {
 struct EngineStatsSnapshot {
   uint64_t docs_written, bytes_written, batches_written, syncs, sync_micros;
   uint64_t reads, hits, misses, validation_failures, directory_evictions, wraps;
-  uint64_t copy_forward_objects, copy_forward_bytes, io_errors, snapshots, replayed_docs;
+  uint64_t copy_forward_objects, copy_forward_bytes, io_errors, sync_failures, snapshots, replayed_docs;
   uint64_t recovery_micros;
   uint64_t directory_entries_used, directory_capacity, directory_bytes;
   uint64_t ring_bytes;

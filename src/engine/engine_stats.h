@@ -23,6 +23,10 @@ struct EngineStats {
   std::atomic<uint64_t> copy_forward_objects{0};
   std::atomic<uint64_t> copy_forward_bytes{0};
   std::atomic<uint64_t> io_errors{0};
+  // Failed writes or syncs anywhere in the store. One fdatasync covers every
+  // stripe of a file, and a failed one may have dropped any unsynced write, so
+  // this is store-wide: a writer that spans a failure is not acknowledged.
+  std::atomic<uint64_t> sync_failures{0};
   std::atomic<uint64_t> snapshots{0};
   std::atomic<uint64_t> snapshot_micros{0};
   std::atomic<uint64_t> replayed_docs{0};

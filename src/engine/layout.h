@@ -43,6 +43,13 @@ struct StripeGeometry {
   uint64_t SnapshotOffset(int copy) const { return base + uint64_t(copy) * snapshot_bytes; }
 };
 
+enum class SnapshotKind : uint32_t {
+  kSnapshot = 0,          // header + directory entries
+  kGenerationMarker = 1,  // header only: reserves a Doc generation before a session writes
+};
+
+inline constexpr uint32_t kSnapshotClean = 1;
+
 struct SnapshotHeader {
   uint32_t magic;
   uint32_t version;
@@ -53,6 +60,9 @@ struct SnapshotHeader {
   uint64_t last_doc_serial;  // serial of the last Doc reflected in the entries
   uint64_t entry_count;
   uint64_t entries_checksum;
+  uint64_t generation;       // Doc generation of the session that wrote this header
+  uint32_t kind;             // SnapshotKind
+  uint32_t flags;            // kSnapshotClean: written at shutdown, nothing written after
   uint64_t checksum;         // of this struct with checksum = 0
 };
 

@@ -59,7 +59,7 @@ void Stripe::StartBuffer(AggBuffer* b, uint64_t next_base, uint64_t cycle) {
 Status Stripe::Open() {
   auto t0 = std::chrono::steady_clock::now();
   RETURN_IF_ERROR(Recover().WithContext("stripe " + std::to_string(index_)));
-  next_serial_ = ((last_doc_serial_ >> kCounterBits) + 1) << kCounterBits;
+  snapshot_epoch_ = stats_->sync_failures.load();
   StartBuffer(&cur_, clock_.cursor, clock_.cycle);
   last_snapshot_ = std::chrono::steady_clock::now();
   stats_->recovery_micros += Micros(t0);
@@ -79,7 +79,7 @@ Status Stripe::Close() {
   flusher_.join();
   std::unique_lock lk(mu_);
   if (failed_) return Status::Unavailable("stripe " + std::to_string(index_) + ": closed after I/O failure");
-  return TakeSnapshot(lk);
+  return TakeSnapshot(lk, /*clean=*/true);
 }
 
 std::optional<DirEntry> Stripe::Find(const Key& key, EntryType type) {
@@ -112,6 +112,15 @@ bool Stripe::ContainsObject(const Key& key, DirEntry* entry, double fraction,
   *near_eviction = clock_.DistanceAhead(e.offset, geo_.content_sectors) <
                    static_cast<uint64_t>(fraction * geo_.content_sectors);
   return true;
+}
+
+void Stripe::DropEntry(const Key& key, EntryType type, const DirEntry& entry) {
+  std::lock_guard lk(mu_);
+  auto e = dir_.Find(key, type, clock_);
+  if (e && e->offset == entry.offset && e->cycle == entry.cycle) dir_.Remove(key, type, clock_);
+  if (type == EntryType::kObject && e && e->multi) {
+    dir_.Remove(key.FragmentKey(0), EntryType::kFragment, clock_);
+  }
 }
 
 bool Stripe::NearEviction(const DirEntry& entry, double fraction) {
@@ -197,6 +206,16 @@ Status Stripe::Wait(const std::shared_ptr<Batch>& batch) {
   return batch->status;
 }
 
+Status Stripe::SyncData() {
+  Status st = file_->Sync();
+  stats_->syncs++;
+  if (!st.ok()) {
+    stats_->io_errors++;
+    stats_->sync_failures++;
+  }
+  return st;
+}
+
 Status Stripe::BeginObjectWrite(const Key& key, std::chrono::milliseconds wait) {
   std::unique_lock lk(mu_);
   // A second writer of the same object waits for the first: if it commits, the
@@ -270,20 +289,51 @@ Status Stripe::WriteBatch(AggBuffer* b, uint32_t len) {
     st = file_->Sync();
     stats_->syncs++;
     stats_->sync_micros += Micros(t0);
-    if (!st.ok()) sync_failures_++;
   }
+  if (!st.ok()) stats_->sync_failures++;
   return st;
+}
+
+template <typename Retry>
+bool Stripe::FailAndRetry(std::unique_lock<std::mutex>& lk, const Status& error, Retry retry) {
+  failed_ = true;
+  // Nobody whose Docs are buffered is acknowledged while storage fails.
+  if (cur_.fill > 0 && !cur_.batch->done) {
+    cur_.batch->status = Status::Unavailable("storage I/O is failing: " + error.message());
+    cur_.batch->done = true;
+    cur_.batch = std::make_shared<Batch>();
+  }
+  done_cv_.notify_all();
+  space_cv_.notify_all();
+  auto backoff = std::chrono::milliseconds(50);
+  while (true) {
+    work_cv_.wait_for(lk, backoff, [&] { return stop_; });
+    if (stop_) return false;
+    Status st = retry();
+    if (st.ok()) break;
+    stats_->io_errors++;
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+  }
+  failed_ = false;
+  space_cv_.notify_all();
+  LOG(kInfo, "storage I/O recovered").kv("stripe", index_);
+  return true;
 }
 
 void Stripe::FlusherLoop() {
   std::unique_lock lk(mu_);
+  auto snapshot_or_fail = [&]() -> bool {
+    Status st = TakeSnapshot(lk);
+    if (st.ok()) return true;
+    LOG(kError, "snapshot failed; retrying").kv("stripe", index_).kv("error", st.ToString());
+    return FailAndRetry(lk, st, [&] { return TakeSnapshot(lk); });
+  };
   while (true) {
     work_cv_.wait_for(lk, options_.snapshot_interval, [&] { return cur_.fill > 0 || stop_; });
     if (cur_.fill == 0) {
       if (stop_) break;
       if (dirty_ && std::chrono::steady_clock::now() - last_snapshot_ >= options_.snapshot_interval) {
-        Status st = TakeSnapshot(lk);
-        if (!st.ok()) LOG(kError, "snapshot failed").kv("stripe", index_).kv("error", st.ToString());
+        if (!snapshot_or_fail()) break;
       }
       continue;
     }
@@ -291,12 +341,7 @@ void Stripe::FlusherLoop() {
     // Never overwrite data that the last durable snapshot needs to replay from:
     // snapshot before the writer has gone half way round the ring since.
     if (sectors_since_snapshot_ + len / kSectorSize > geo_.content_sectors / 2) {
-      Status st = TakeSnapshot(lk);
-      if (!st.ok()) {
-        LOG(kError, "snapshot failed").kv("stripe", index_).kv("error", st.ToString());
-        work_cv_.wait_for(lk, std::chrono::milliseconds(100), [&] { return stop_; });
-        if (stop_) break;
-      }
+      if (!snapshot_or_fail()) break;
       continue;  // re-evaluate: the buffer may have grown meanwhile
     }
     std::swap(cur_, flushing_);
@@ -311,8 +356,10 @@ void Stripe::FlusherLoop() {
       stats_->wraps++;
       stats_->swept_entries += dir_.Sweep(clock_);
     }
-    // From here on, nothing in the region being written is reachable.
-    clock_.evict_end = flushing_.base + len / kSectorSize;
+    // From here on, nothing in the region being written is reachable. (After
+    // recovery evict_end may already lie further ahead; it never moves back.)
+    const uint32_t batch_end = flushing_.base + len / kSectorSize;
+    clock_.evict_end = std::max(clock_.evict_end, batch_end);
     lk.unlock();
     Status st = WriteBatch(&flushing_, len);
     lk.lock();
@@ -324,34 +371,19 @@ void Stripe::FlusherLoop() {
           .kv("sector", flushing_.base)
           .kv("bytes", len)
           .kv("error", st.ToString());
-      failed_ = true;
-      // Nobody who was in this batch or the next one is acknowledged.
       flushing_.batch->status = st;
       flushing_.batch->done = true;
-      cur_.batch->status = Status::Unavailable("storage I/O is failing: " + st.message());
-      cur_.batch->done = true;
-      cur_.batch = std::make_shared<Batch>();
-      done_cv_.notify_all();
-      space_cv_.notify_all();
       // Retry the same region so the ring stays a contiguous chain of Docs.
-      auto backoff = std::chrono::milliseconds(50);
-      while (!stop_) {
-        work_cv_.wait_for(lk, backoff);
-        if (stop_) break;
+      bool recovered = FailAndRetry(lk, st, [&] {
         lk.unlock();
-        st = WriteBatch(&flushing_, len);
+        Status r = WriteBatch(&flushing_, len);
         lk.lock();
-        if (st.ok()) break;
-        stats_->io_errors++;
-        backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
-      }
-      if (!st.ok()) break;  // closing while the device still fails
-      failed_ = false;
-      space_cv_.notify_all();
-      LOG(kInfo, "storage I/O recovered").kv("stripe", index_);
+        return r;
+      });
+      if (!recovered) break;  // closing while the device still fails
     }
 
-    clock_.cursor = clock_.evict_end;
+    clock_.cursor = batch_end;
     for (size_t p = 0; p < flushing_.fill;) {
       DocHeader h;
       std::memcpy(&h, flushing_.buf.data() + p, sizeof h);
@@ -366,6 +398,11 @@ void Stripe::FlusherLoop() {
     dirty_ = true;
     stats_->batches_written++;
     stats_->bytes_written += len;
+    // A failed sync anywhere may have dropped unsynced batches of this stripe,
+    // leaving a hole that recovery could not replay past. Before acknowledging
+    // anything more, write a snapshot (which syncs the data first) so recovery
+    // starts after the hole.
+    if (stats_->sync_failures.load() != snapshot_epoch_ && !snapshot_or_fail()) break;
     if (!flushing_.batch->done) {
       flushing_.batch->status = Status::Ok();
       flushing_.batch->done = true;
@@ -373,14 +410,16 @@ void Stripe::FlusherLoop() {
     done_cv_.notify_all();
   }
   // Wake anyone still waiting on batches that will never be written.
-  if (cur_.fill > 0 && !cur_.batch->done) {
-    cur_.batch->status = Status::Unavailable("stripe closed before the write was flushed");
-    cur_.batch->done = true;
+  for (AggBuffer* b : {&cur_, &flushing_}) {
+    if (b->batch && !b->batch->done) {
+      b->batch->status = Status::Unavailable("stripe closed before the write was flushed");
+      b->batch->done = true;
+    }
   }
   done_cv_.notify_all();
 }
 
-Status Stripe::TakeSnapshot(std::unique_lock<std::mutex>& lk) {
+Status Stripe::TakeSnapshot(std::unique_lock<std::mutex>& lk, bool clean) {
   auto t0 = std::chrono::steady_clock::now();
   SnapshotHeader h{};
   h.serial = snapshot_serial_ + 1;
@@ -388,6 +427,9 @@ Status Stripe::TakeSnapshot(std::unique_lock<std::mutex>& lk) {
   h.cursor = clock_.cursor;
   h.stripe_index = index_;
   h.last_doc_serial = last_doc_serial_;
+  h.generation = generation_;
+  h.kind = static_cast<uint32_t>(SnapshotKind::kSnapshot);
+  h.flags = clean ? kSnapshotClean : 0;
   auto raw = dir_.raw();
   h.entry_count = raw.size();
   AlignedBuffer buf(geo_.snapshot_bytes);
@@ -399,6 +441,7 @@ Status Stripe::TakeSnapshot(std::unique_lock<std::mutex>& lk) {
   SealSnapshotHeader(&h);
   std::memcpy(buf.data(), &h, sizeof h);
   // Data first, then the snapshot that refers to it: a device may reorder unsynced writes.
+  uint64_t epoch = stats_->sync_failures.load();
   Status st = file_->Sync();
   if (st.ok()) st = file_->WriteAt(geo_.SnapshotOffset(static_cast<int>(h.serial % 2)), buf.span());
   if (st.ok()) st = file_->Sync();
@@ -406,9 +449,11 @@ Status Stripe::TakeSnapshot(std::unique_lock<std::mutex>& lk) {
   lk.lock();
   if (!st.ok()) {
     stats_->io_errors++;
+    stats_->sync_failures++;
     return st.WithContext("stripe " + std::to_string(index_) + ": snapshot");
   }
   snapshot_serial_ = h.serial;
+  snapshot_epoch_ = epoch;
   sectors_since_snapshot_ -= counted;
   dirty_ = sectors_since_snapshot_ > 0;
   last_snapshot_ = std::chrono::steady_clock::now();
@@ -426,13 +471,22 @@ Status Stripe::Recover() {
   // 1. The newest snapshot copy whose header and entries both check out.
   std::optional<SnapshotHeader> best;
   AlignedBuffer best_buf;
+  uint64_t max_generation = 0;
+  uint64_t max_marker_generation = 0;
+  bool best_clean = false;
+  uint64_t best_generation = 0;
   for (int copy = 0; copy < 2; copy++) {
     AlignedBuffer buf(geo_.snapshot_bytes);
     RETURN_IF_ERROR(file_->ReadAt(geo_.SnapshotOffset(copy), buf.span()));
     SnapshotHeader h;
     std::memcpy(&h, buf.data(), sizeof h);
-    if (!SnapshotHeaderValid(h) || h.stripe_index != index_ || h.entry_count != geo_.dir.entries() ||
-        h.cursor > geo_.content_sectors || h.cycle == 0) {
+    if (!SnapshotHeaderValid(h) || h.stripe_index != index_) continue;
+    max_generation = std::max(max_generation, h.generation);
+    if (h.kind == static_cast<uint32_t>(SnapshotKind::kGenerationMarker)) {
+      max_marker_generation = std::max(max_marker_generation, h.generation);
+    }
+    if (h.kind != static_cast<uint32_t>(SnapshotKind::kSnapshot) ||
+        h.entry_count != geo_.dir.entries() || h.cursor > geo_.content_sectors || h.cycle == 0) {
       continue;
     }
     if (ChecksumOf(buf.data() + kBlockSize, h.entry_count * sizeof(DirEntry)) != h.entries_checksum) {
@@ -449,6 +503,8 @@ Status Stripe::Recover() {
                                       best->entry_count);
     Status st = dir_.Load(entries);
     if (st.ok()) {
+      best_clean = (best->flags & kSnapshotClean) != 0;
+      best_generation = best->generation;
       clock_ = RingClock{best->cycle, best->cursor, best->cursor};
       last_doc_serial_ = best->last_doc_serial;
       snapshot_serial_ = best->serial;
@@ -520,11 +576,55 @@ Status Stripe::Recover() {
   }
   clock_.cursor = static_cast<uint32_t>(AlignUp(clock_.cursor, kSectorsPerBlock));
   clock_.evict_end = clock_.cursor;
+  // The batch in flight at a crash may have overwritten older Docs past the end
+  // of the chain before it was torn: the aggregation window after the cursor is
+  // treated as overwritten. If that window reaches the end of the ring, the
+  // batch went to sector 0 of the next cycle, as the writer does. (Docs damaged
+  // on the medium further on are caught by validation when read, and dropped.)
+  // None can be in flight after a clean shutdown: its snapshot is the newest
+  // header, no later session reserved a generation, and nothing follows it.
+  bool clean = best_clean && max_marker_generation <= best_generation && replayed == 0;
+  const uint64_t guard = options_.aggregation_bytes / kSectorSize + kSectorsPerBlock;
+  if (clean) {
+    // Nothing to guard against.
+  } else if (clock_.cursor + guard > geo_.content_sectors) {
+    clock_ = RingClock{clock_.cycle + 1, 0,
+                       static_cast<uint32_t>(std::min<uint64_t>(guard, geo_.content_sectors))};
+    stats_->swept_entries += dir_.Sweep(clock_);
+  } else {
+    clock_.evict_end = static_cast<uint32_t>(clock_.cursor + guard);
+  }
+  // A new generation for this session, reserved on disk before its first Doc, so
+  // a session whose Docs are partly lost can never have its generation reused.
+  max_generation = std::max(max_generation, last_doc_serial_ >> kCounterBits);
+  RETURN_IF_ERROR(WriteGenerationMarker(max_generation + 1));
   stats_->replayed_docs += replayed;
   if (replayed > 0) {
     dirty_ = true;
     LOG(kInfo, "replayed ring").kv("stripe", index_).kv("docs", replayed).kv("cursor", clock_.cursor);
   }
+  return Status::Ok();
+}
+
+Status Stripe::WriteGenerationMarker(uint64_t generation) {
+  SnapshotHeader h{};
+  // Written over the copy that is not the newest snapshot: the next snapshot
+  // goes there anyway, so no fallback is lost.
+  h.serial = snapshot_serial_;
+  h.cycle = clock_.cycle;
+  h.cursor = clock_.cursor;
+  h.stripe_index = index_;
+  h.last_doc_serial = last_doc_serial_;
+  h.generation = generation;
+  h.kind = static_cast<uint32_t>(SnapshotKind::kGenerationMarker);
+  SealSnapshotHeader(&h);
+  AlignedBuffer block(kBlockSize);
+  std::memcpy(block.data(), &h, sizeof h);
+  RETURN_IF_ERROR(file_->WriteAt(geo_.SnapshotOffset(static_cast<int>((snapshot_serial_ + 1) % 2)),
+                                 block.span()));
+  RETURN_IF_ERROR(file_->Sync());
+  generation_ = generation;
+  next_serial_ = generation << kCounterBits;
   return Status::Ok();
 }
 

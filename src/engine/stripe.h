@@ -96,13 +96,18 @@ class Stripe {
                              uint64_t total_len, std::span<const uint8_t> data, bool needs_sync,
                              uint8_t flags = 0);
   Status Wait(const std::shared_ptr<Batch>& batch);
+  // fdatasync of the stripe's file now (counted as a sync failure if it fails).
+  Status SyncData();
 
   // Open-write table: one writer per object key at a time.
   Status BeginObjectWrite(const Key& key, std::chrono::milliseconds wait);
   void EndObjectWrite(const Key& key);
 
   bool NearEviction(const DirEntry& entry, double fraction);
-  uint64_t sync_failures() const { return sync_failures_.load(); }
+  uint64_t sync_failures() const { return stats_->sync_failures.load(); }
+  // Removes the entry for (key, type) if it still points at `entry`'s Doc (used
+  // when that Doc failed validation, so the key becomes a miss and can be rewritten).
+  void DropEntry(const Key& key, EntryType type, const DirEntry& entry);
   uint32_t fragment_limit() const { return options_.aggregation_bytes - kDocHeaderSize; }
   StripeSnapshotStats SnapshotStats();
 
@@ -123,7 +128,12 @@ class Stripe {
   void StartBuffer(AggBuffer* b, uint64_t next_base, uint64_t cycle);
   void FlusherLoop();
   Status WriteBatch(AggBuffer* b, uint32_t len);
-  Status TakeSnapshot(std::unique_lock<std::mutex>& lk);
+  Status TakeSnapshot(std::unique_lock<std::mutex>& lk, bool clean = false);
+  // Fails every waiter of buffered Docs and refuses new ones until `retry`
+  // succeeds (called with backoff); returns false if the stripe closed first.
+  template <typename Retry>
+  bool FailAndRetry(std::unique_lock<std::mutex>& lk, const Status& error, Retry retry);
+  Status WriteGenerationMarker(uint64_t max_generation);
   void ApplyDoc(const DocHeader& h, const uint8_t* data, uint32_t offset, uint32_t sectors);
   Status Recover();
   bool AcceptSerial(uint64_t serial, uint64_t last) const;
@@ -147,13 +157,14 @@ class Stripe {
   uint64_t next_serial_ = 0;
   uint64_t last_doc_serial_ = 0;
   uint64_t snapshot_serial_ = 0;
+  uint64_t generation_ = 0;       // Doc generation of this session
+  uint64_t snapshot_epoch_ = 0;   // stats_->sync_failures covered by the last snapshot
   uint64_t sectors_since_snapshot_ = 0;
   bool dirty_ = false;
   bool failed_ = false;
   bool stop_ = false;
   std::chrono::steady_clock::time_point last_snapshot_;
   std::unordered_map<Key, int, KeyHasher> open_writes_;
-  std::atomic<uint64_t> sync_failures_{0};
   std::thread flusher_;
 };
 
