@@ -109,11 +109,13 @@ Result<std::unique_ptr<BlobWriter>> CasStore::OpenWrite(const Digest& digest) {
   }
   auto release = [&] { EndFlight(digest); };
   auto present = blobs_->Contains(digest);
-  if (!present.ok()) {
+  if (!present.ok() && present.status().code() != StatusCode::kUnavailable) {
     release();
     return present.status();
   }
-  if (*present) {
+  // A tier that cannot answer (a remote that is down) must not block uploads:
+  // storing a blob twice is harmless, refusing it is not.
+  if (present.ok() && *present) {
     release();
     return Status::AlreadyExists("blob " + digest.ToString() + " already exists");
   }

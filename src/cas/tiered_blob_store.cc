@@ -128,7 +128,12 @@ Result<std::unique_ptr<BlobReader>> TieredBlobStore::OpenRead(const Digest& dige
     if (!st.ok()) {
       if (st.code() == StatusCode::kNotFound) return st;
       LOG(kWarn, "remote fetch failed").kv("digest", digest.ToString()).kv("error", st.ToString());
-      return Status::NotFound("blob " + digest.ToString() + " not found (remote: " + st.message() + ")");
+      // Never a false "absent": the blob may well exist behind a failing remote.
+      if (st.code() == StatusCode::kDataLoss) {
+        return Status::NotFound("blob " + digest.ToString() + " not found (the remote's copy is corrupt)");
+      }
+      return Status::Unavailable("blob " + digest.ToString() +
+                                 " is not stored locally and the remote tier failed: " + st.message());
     }
     r = local_->OpenRead(digest);
   }

@@ -88,6 +88,30 @@ TEST_F(TieredTest, RemoteReturningWrongBytesIsNotStored) {
   EXPECT_FALSE(*local_->Contains(d));
 }
 
+// A remote that is down: every call fails with UNAVAILABLE.
+class DownBlobStore final : public BlobStore {
+ public:
+  Result<bool> Contains(const Digest&) override { return Status::Unavailable("remote down"); }
+  Result<std::unique_ptr<BlobReader>> OpenRead(const Digest&) override {
+    return Status::Unavailable("remote down");
+  }
+  Result<std::unique_ptr<BlobWriter>> OpenWrite(const Digest&) override {
+    return Status::Unavailable("remote down");
+  }
+  Status Remove(const Digest&) override { return Status::Unavailable("remote down"); }
+  std::string_view name() const override { return "down"; }
+};
+
+TEST_F(TieredTest, FailingRemoteIsUnavailableNotAbsentAndDoesNotBlockUploads) {
+  DownBlobStore remote;
+  TieredBlobStore tiers(nullptr, local_.get(), &remote, {});
+  CasStore cas(&tiers, nullptr);
+  Digest d = Digest::Of(DigestFunction::kBlake3, "maybe far away");
+  EXPECT_EQ(tiers.OpenRead(d).status().code(), StatusCode::kUnavailable);
+  ASSERT_TRUE(cas.Put(d, "maybe far away").ok());
+  EXPECT_EQ(*cas.ReadAll(d, 100), "maybe far away");
+}
+
 TEST_F(TieredTest, WriteThroughReachesTheRemote) {
   MemoryBlobStore remote(1 << 20, 1 << 20);
   TieredBlobStore tiers(nullptr, local_.get(), &remote, {.remote_write_through = true});
