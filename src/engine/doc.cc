@@ -37,6 +37,9 @@ Result<uint32_t> CheckDocHeader(const DocHeader& h, uint64_t max_len) {
       h.type > static_cast<uint8_t>(DocType::kTombstone)) {
     return Status::DataLoss("bad doc type " + std::to_string(h.type));
   }
+  for (uint8_t b : h.reserved) {
+    if (b != 0) return Status::DataLoss("doc reserved bytes are not zero");
+  }
   uint64_t len = uint64_t{h.header_len} + h.data_len;
   if (len > max_len) return Status::DataLoss("doc length " + std::to_string(len) + " out of bounds");
   return static_cast<uint32_t>(len);

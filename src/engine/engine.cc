@@ -34,8 +34,10 @@ class EngineReader final : public ObjectReader {
     }
     auto d = head_.data();
     uint64_t total = head_.header.total_len;
-    if (d.size() < 8 || fragment_size_ == 0 || d.size() != 8 + uint64_t{count_} * sizeof(FragmentRef) ||
-        count_ != (total + fragment_size_ - 1) / fragment_size_) {
+    if (d.size() < 8 || fragment_size_ == 0) return Status::DataLoss("malformed fragment table");
+    // Written without the usual (total + fs - 1) / fs, which wraps for a forged total near 2^64.
+    uint64_t expected = total / fragment_size_ + (total % fragment_size_ != 0);
+    if (d.size() != 8 + uint64_t{count_} * sizeof(FragmentRef) || count_ == 0 || count_ != expected) {
       return Status::DataLoss("malformed fragment table");
     }
     return Status::Ok();

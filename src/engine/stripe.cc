@@ -132,6 +132,13 @@ bool Stripe::NearEviction(const DirEntry& entry, double fraction) {
 
 Result<LoadedDoc> Stripe::ReadDoc(const DirEntry& entry, const Key& key) {
   stats_->reads++;
+  // An entry comes from RAM, a snapshot or a fragment table: bound it before
+  // allocating or reading anything (no Doc is larger than an aggregated write).
+  if (entry.sectors() == 0 || uint64_t{entry.sectors()} * kSectorSize > options_.aggregation_bytes ||
+      uint64_t{entry.offset} + entry.sectors() > geo_.content_sectors) {
+    stats_->validation_failures++;
+    return Status::DataLoss("stripe " + std::to_string(index_) + ": doc location out of bounds");
+  }
   uint64_t off = geo_.content_offset + uint64_t{entry.offset} * kSectorSize;
   uint64_t len = uint64_t{entry.sectors()} * kSectorSize;
   uint64_t start = AlignDown(off, kBlockSize);

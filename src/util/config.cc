@@ -1,12 +1,49 @@
 #include "util/config.h"
 
 #include <charconv>
+#include <climits>
+#include <fstream>
+#include <iterator>
 #include <sstream>
 #include <stdexcept>
 #include <toml.hpp>
 
 namespace cycas {
 namespace {
+
+// Echoes user input in errors, bounded so a huge value cannot make a huge message.
+std::string Quoted(std::string_view text) {
+  constexpr size_t kMax = 64;
+  std::string out = "'";
+  out += text.substr(0, kMax);
+  if (text.size() > kMax) out += "...";
+  out += "'";
+  return out;
+}
+
+// TOML files must be UTF-8; checking first also keeps malformed bytes away from
+// the parser (toml11 3.7 reads out of bounds on some invalid sequences).
+bool IsValidUtf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    uint32_t cp = n == 1 ? c : c & (0x7f >> n);
+    for (size_t k = 1; k < n; k++) {
+      unsigned char cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc >> 6) != 0x2) return false;
+      cp = cp << 6 | (cc & 0x3f);
+    }
+    // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
+    if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+        (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff) {
+      return false;
+    }
+    i += n;
+  }
+  return true;
+}
 
 std::string_view TypeName(OptionType t) {
   switch (t) {
@@ -85,6 +122,14 @@ Status Config::SetFromAssignment(std::string_view assignment) {
 }
 
 Status Config::LoadTomlFile(const std::string& path) {
+  {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return Status::InvalidArgument("config file " + path + ": cannot be opened");
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!IsValidUtf8(bytes)) {
+      return Status::InvalidArgument("config file " + path + ": not valid UTF-8");
+    }
+  }
   toml::value root;
   try {
     root = toml::parse(path);
@@ -158,7 +203,7 @@ Result<int64_t> ParseInt(std::string_view text) {
   int64_t v = 0;
   auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec != std::errc() || p != text.data() + text.size()) {
-    return Status::InvalidArgument("'" + std::string(text) + "' is not an integer");
+    return Status::InvalidArgument(Quoted(text) + " is not an integer");
   }
   return v;
 }
@@ -166,14 +211,14 @@ Result<int64_t> ParseInt(std::string_view text) {
 Result<bool> ParseBool(std::string_view text) {
   if (text == "true") return true;
   if (text == "false") return false;
-  return Status::InvalidArgument("'" + std::string(text) + "' is not true or false");
+  return Status::InvalidArgument(Quoted(text) + " is not true or false");
 }
 
 Result<uint64_t> ParseBytes(std::string_view text) {
   uint64_t v = 0;
   auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec != std::errc() || p == text.data()) {
-    return Status::InvalidArgument("'" + std::string(text) + "' is not a size (e.g. 64MiB)");
+    return Status::InvalidArgument(Quoted(text) + " is not a size (e.g. 64MiB)");
   }
   std::string_view unit(p, text.data() + text.size() - p);
   uint64_t mult = 1;
@@ -183,10 +228,9 @@ Result<uint64_t> ParseBytes(std::string_view text) {
   else if (unit == "G" || unit == "GiB") mult = 1ull << 30;
   else if (unit == "T" || unit == "TiB") mult = 1ull << 40;
   else {
-    return Status::InvalidArgument("'" + std::string(text) +
-                                   "': unknown size unit (use KiB, MiB, GiB or TiB)");
+    return Status::InvalidArgument(Quoted(text) + ": unknown size unit (use KiB, MiB, GiB or TiB)");
   }
-  if (v > UINT64_MAX / mult) return Status::InvalidArgument("'" + std::string(text) + "' is too large");
+  if (v > UINT64_MAX / mult) return Status::InvalidArgument(Quoted(text) + " is too large");
   return v * mult;
 }
 
@@ -194,19 +238,21 @@ Result<std::chrono::milliseconds> ParseDuration(std::string_view text) {
   uint64_t v = 0;
   auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec != std::errc() || p == text.data()) {
-    return Status::InvalidArgument("'" + std::string(text) + "' is not a duration (e.g. 30s)");
+    return Status::InvalidArgument(Quoted(text) + " is not a duration (e.g. 30s)");
   }
   std::string_view unit(p, text.data() + text.size() - p);
-  uint64_t ms;
-  if (unit == "ms") ms = v;
-  else if (unit == "s" || (unit.empty() && v == 0)) ms = v * 1000;
-  else if (unit == "m") ms = v * 60'000;
-  else if (unit == "h") ms = v * 3'600'000;
+  uint64_t mult;
+  if (unit == "ms") mult = 1;
+  else if (unit == "s" || (unit.empty() && v == 0)) mult = 1000;
+  else if (unit == "m") mult = 60'000;
+  else if (unit == "h") mult = 3'600'000;
   else {
-    return Status::InvalidArgument("'" + std::string(text) +
-                                   "': duration needs a unit (ms, s, m or h)");
+    return Status::InvalidArgument(Quoted(text) + ": duration needs a unit (ms, s, m or h)");
   }
-  return std::chrono::milliseconds(ms);
+  if (v > static_cast<uint64_t>(INT64_MAX) / mult) {
+    return Status::InvalidArgument(Quoted(text) + " is too large a duration");
+  }
+  return std::chrono::milliseconds(static_cast<int64_t>(v * mult));
 }
 
 }  // namespace cycas

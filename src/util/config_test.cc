@@ -77,6 +77,27 @@ TEST(ParseTest, SizesAndDurations) {
   EXPECT_EQ(ParseDuration("1h").value(), std::chrono::hours(1));
   EXPECT_EQ(ParseDuration("250ms").value(), std::chrono::milliseconds(250));
   EXPECT_EQ(ParseDuration("0").value(), std::chrono::milliseconds(0));
+  // Found by fuzz_config: these used to wrap around silently.
+  EXPECT_FALSE(ParseDuration("5124095576030432h").ok());
+  EXPECT_FALSE(ParseDuration("9999999999999999h").ok());
+}
+
+TEST(ConfigTest, InvalidUtf8FileIsRejectedBeforeParsing) {
+  std::string path = testing::TempDir() + "/cycas_config_utf8.toml";
+  {
+    std::ofstream f(path, std::ios::binary);
+    f << "a = 'x\xee'\n";
+  }
+  Config c = MakeConfig();
+  Status st = c.LoadTomlFile(path);
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("UTF-8"), std::string::npos) << st.message();
+  std::remove(path.c_str());
+}
+
+TEST(ParseTest, ErrorsDoNotEchoUnboundedInput) {
+  Status st = ParseBytes(std::string(100000, '9') + "X").status();
+  EXPECT_LT(st.message().size(), 200u);
 }
 
 }  // namespace

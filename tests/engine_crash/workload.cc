@@ -457,7 +457,8 @@ void Model::Verify(Engine& engine, const Positions& furthest, VerifyReport* rep,
     std::optional<uint64_t> observed;
     if (got) {
       rep->present_reads++;
-      auto matches = [&](uint64_t v) { return RecordBytes(rid, v) == *got; };
+      const uint64_t id = rid;  // structured bindings cannot be captured before C++20 in clang 14
+      auto matches = [&](uint64_t v) { return RecordBytes(id, v) == *got; };
       if (r.acked && matches(*r.acked)) {
         observed = r.acked;
         rep->records_verified++;
