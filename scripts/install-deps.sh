@@ -16,8 +16,15 @@ PACKAGES=(
   libssl-dev librust-blake3-dev libxxhash-dev libzstd-dev liburing-dev libtoml11-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
+  # HTTP front-end (Boost.Beast/Asio, header-only) and its end-to-end tests' clients
+  libboost-dev curl ccache
   # the official REAPI protos, used only by the proto compatibility test
   bazel-bootstrap-source
+  # real Bazel as a REAPI client in the end-to-end tests
+  bazel-bootstrap
+  # S3 tier: libcurl (HTTP + SigV4); Ceph (monitor, OSD, RADOS Gateway) for its
+  # integration tests and benchmark on loopback (scripts/ceph-rgw.sh)
+  libcurl4-openssl-dev ceph-mon ceph-osd radosgw ceph-common
 )
 
 export DEBIAN_FRONTEND=noninteractive

@@ -19,6 +19,10 @@ std::vector<OptionSpec> ServerOptionSpecs() {
       {"log.level", T::kString, "info", "Log level: debug, info, warn, error or off."},
       {"engine.path", T::kString, "",
        "Store file or block device. Empty: <server.data_dir>/store.cyc."},
+      {"engine.spans", T::kString, "",
+       "Several spans instead of engine.path, e.g. one per disk: comma-separated PATH=SIZE "
+       "(SIZE ignored for block devices). Stripes are divided among them. Keep the order "
+       "fixed for an existing store."},
       {"engine.size", T::kBytes, "1GiB",
        "Size of the store file, preallocated at first start (ignored for block devices). "
        "An existing store keeps the size it was created with."},
@@ -51,6 +55,159 @@ std::vector<OptionSpec> ServerOptionSpecs() {
        "Digests claiming a larger size are refused as INVALID_ARGUMENT."},
       {"cas.single_flight_wait", T::kDuration, "60s",
        "How long a second upload of a digest waits for the first to finish."},
+      // zako protocol front-end (docs/zako-protocol.md).
+      {"zako.transport_listen", T::kString, "127.0.0.1:9093",
+       "Address of the zako Transport service (Download/Upload). host:port; port 0 picks a free "
+       "port. Empty: serve Transport on server.listen."},
+      {"zako.advertise_address", T::kString, "",
+       "IP[:port] that GetTransportDetails tells clients to use for Transport. Empty: the "
+       "Transport listener's own address (required when it listens on 0.0.0.0 or ::)."},
+      {"zako.token_ttl", T::kDuration, "1h",
+       "Lifetime of a transport token from GetTransportDetails; Transport calls with an "
+       "expired token are UNAUTHENTICATED."},
+      {"zako.max_tokens", T::kInt, "65536",
+       "Most live transport tokens kept; issuing one more evicts the oldest."},
+      {"zako.recommended_concurrency", T::kInt, "0",
+       "recommended_concurrency returned by GetTransportDetails. 0: the number of CPU cores."},
+      {"zako.chunk_size", T::kBytes, "1MiB",
+       "Largest data message of a Download (at most server.grpc_max_message minus 64 bytes)."},
+      {"zako.resume_ttl", T::kDuration, "10m",
+       "How long an interrupted upload is kept so the client can resume it (Upload with a "
+       "range starting at the bytes held). 0: interrupted uploads are discarded at once."},
+      {"zako.resume_max_uploads", T::kInt, "64",
+       "Most interrupted uploads kept for resumption (each holds up to engine.fragment_size of "
+       "memory); keeping one more discards the oldest."},
+      {"negotiate.io_parallelism", T::kInt, "0",
+       "Presence checks NegotiateBlobs runs at once, over all streams. 0: the number of CPU "
+       "cores."},
+      {"remote.address", T::kString, "",
+       "host:port of another zako CAS server (e.g. a cycasd) used as the remote tier behind "
+       "the local store: misses are fetched from it, verified and kept. Empty: no remote tier."},
+      {"remote.write_through", T::kBool, "false",
+       "Also upload every blob stored here to the remote tier (failures are logged, not "
+       "returned to the client)."},
+      {"remote.timeout", T::kDuration, "60s",
+       "Deadline of the remote tier's negotiation and token calls."},
+      {"remote.tls_ca_file", T::kString, "",
+       "Connect to remote.address with TLS, trusting these CA certificates (PEM)."},
+      {"remote.tls_cert_file", T::kString, "",
+       "Client certificate (PEM) for a remote tier that requires one; with remote.tls_key_file."},
+      {"remote.tls_key_file", T::kString, "", "Private key (PEM) of remote.tls_cert_file."},
+      // The S3 tier (docs/s3-tier.md): exclusive with remote.address.
+      {"s3.endpoint", T::kString, "",
+       "S3 endpoint (scheme://host[:port], e.g. https://s3.eu-west-1.amazonaws.com or "
+       "http://127.0.0.1:7480 for a Ceph RADOS Gateway). Non-empty enables the S3 tier: a "
+       "bucket shared by many nodes behind the local store. Exclusive with remote.address."},
+      {"s3.region", T::kString, "us-east-1", "Region the requests are signed for (SigV4)."},
+      {"s3.bucket", T::kString, "", "Bucket holding the shared cache (must exist)."},
+      {"s3.prefix", T::kString, "",
+       "Key prefix inside the bucket, so several caches can share one bucket. Objects are "
+       "{prefix}/cas/{function}/{hash}, {prefix}/ac/{instance}/{function}/{hash}, {prefix}/kv/..."},
+      {"s3.addressing", T::kString, "path",
+       "path: {endpoint}/{bucket}/{key} (Ceph RGW, MinIO); virtual: "
+       "{scheme}://{bucket}.{host}/{key} (AWS)."},
+      {"s3.access_key", T::kString, "",
+       "Access key id. Empty: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) "
+       "from the environment, else s3.credentials_file."},
+      {"s3.secret_key", T::kString, "", "Secret access key, with s3.access_key."},
+      {"s3.credentials_file", T::kString, "",
+       "AWS shared credentials file (INI: aws_access_key_id, aws_secret_access_key, "
+       "aws_session_token). Empty: AWS_SHARED_CREDENTIALS_FILE, else ~/.aws/credentials if present."},
+      {"s3.profile", T::kString, "",
+       "Profile in the credentials file. Empty: AWS_PROFILE, else 'default'."},
+      {"s3.tls_verify", T::kBool, "true",
+       "Verify the endpoint's TLS certificate and host name (https endpoints)."},
+      {"s3.tls_ca_file", T::kString, "", "CA bundle (PEM) to verify the endpoint with; empty: the system's."},
+      {"s3.connect_timeout", T::kDuration, "5s", "Longest wait for a connection to S3."},
+      {"s3.request_timeout", T::kDuration, "30s",
+       "Longest HEAD, DELETE, small GET/PUT or multipart control request."},
+      {"s3.stall_timeout", T::kDuration, "30s",
+       "A transfer (ranged GET, large PUT, part) is aborted when no byte moved for this long; "
+       "at least 1s. Also bounds a gateway that accepts connections but never answers."},
+      {"s3.retries", T::kInt, "3",
+       "Retries of a failed S3 request (connection errors, timeouts, 5xx, 429) after the first try."},
+      {"s3.retry_backoff", T::kDuration, "100ms",
+       "First backoff before a retry; doubles per retry (with full jitter) up to s3.retry_backoff_max."},
+      {"s3.retry_backoff_max", T::kDuration, "5s",
+       "Longest backoff between retries, and between upload attempts while S3 is down."},
+      {"s3.concurrency", T::kInt, "32",
+       "S3 requests in flight at once (connections kept alive); more wait in a queue."},
+      {"s3.multipart_threshold", T::kBytes, "64MiB",
+       "Blobs up to this size are uploaded with one PUT; larger ones as a multipart upload."},
+      {"s3.part_size", T::kBytes, "16MiB",
+       "Part size of multipart uploads (5MiB-5GiB; grown for blobs above 10000 parts)."},
+      {"s3.max_record_size", T::kBytes, "64MiB",
+       "Largest record (action-cache entry) read from S3."},
+      {"s3.write_mode", T::kString, "write-back",
+       "write-back: acknowledge an upload once durable locally; a durable queue uploads it to "
+       "S3 (and retries after a restart). write-through: acknowledge only after S3 confirmed; "
+       "a failed write-through is an error (the blob stays queued)."},
+      {"s3.queue_dir", T::kString, "",
+       "Directory of the durable upload queue. Empty: <server.data_dir>/s3-queue."},
+      {"s3.queue_limit", T::kInt, "1000000",
+       "Most uploads waiting for S3; beyond, uploads wait s3.queue_full_wait, then fail "
+       "RESOURCE_EXHAUSTED."},
+      {"s3.queue_full_wait", T::kDuration, "10s", "How long an upload waits for room in a full queue."},
+      {"s3.upload_workers", T::kInt, "16",
+       "Threads uploading queued blobs to S3 (each waits on one upload at a time)."},
+      {"s3.existence_cache_ttl", T::kDuration, "60s",
+       "How long S3's answer 'present' is remembered (saves HEADs of blobs asked about "
+       "again). 0 disables the cache."},
+      {"tls.cert_file", T::kString, "",
+       "Server certificate chain (PEM). With tls.key_file, the gRPC listeners (server.listen, "
+       "zako.transport_listen) use TLS. Empty: plaintext."},
+      {"tls.key_file", T::kString, "", "Private key (PEM) of tls.cert_file."},
+      {"tls.client_ca_file", T::kString, "",
+       "CA certificates (PEM) for client certificates: when set, gRPC clients must present a "
+       "certificate signed by one of them (mutual TLS). Needs tls.cert_file."},
+      {"reapi.action_cache_update", T::kBool, "true",
+       "Accept REAPI UpdateActionResult (announced in Capabilities); false answers it "
+       "PERMISSION_DENIED, for a read-only cache."},
+      {"reapi.action_cache_require_complete", T::kBool, "true",
+       "Refuse (FAILED_PRECONDITION, listing them) action results that reference blobs the "
+       "CAS does not hold, so the cache only stores results it can serve."},
+      {"reapi.max_batch_size", T::kBytes, "0",
+       "Largest sum of blob sizes in one BatchUpdateBlobs/BatchReadBlobs call, announced as "
+       "max_batch_total_size_bytes. 0: server.grpc_max_message minus 64KiB for framing."},
+      {"reapi.instance_names", T::kString, "*",
+       "REAPI instance names served: '*' for any, or a comma-separated list; an empty element "
+       "(e.g. ',ci/linux') is the empty instance name. Others are INVALID_ARGUMENT."},
+      {"reapi.upload_retention", T::kDuration, "1h",
+       "How long the received part of an interrupted ByteStream upload is kept (durably, in "
+       "<server.data_dir>/uploads/) so the upload can resume, also after a restart. 0: uploads "
+       "restart from the beginning."},
+      {"reapi.upload_spool_max", T::kBytes, "4GiB",
+       "Disk space all kept partial uploads may use together (oldest removed first); an "
+       "upload larger than this is resumable only from the beginning."},
+      {"reapi.zstd_level", T::kInt, "1",
+       "zstd level (1-19) for compressed-blobs reads and compressed BatchReadBlobs responses."},
+      {"http.listen", T::kString, "127.0.0.1:8080",
+       "Address of the HTTP/1.1 listener (Bazel --remote_cache=http://..., ccache, /metrics, "
+       "/status). host:port; empty disables it. See docs/http.md."},
+      {"http.max_header_size", T::kBytes, "16KiB",
+       "Largest request line plus headers; larger requests are answered 431."},
+      {"http.max_body_size", T::kBytes, "4GiB",
+       "Largest request body (after zstd decoding); larger uploads are answered 413."},
+      {"http.idle_timeout", T::kDuration, "60s",
+       "How long a keep-alive connection may sit idle, and how long a request header may take "
+       "to arrive (408 when it started but did not finish)."},
+      {"http.slow_client_timeout", T::kDuration, "30s",
+       "Longest stall while reading a request body (408) or writing a response; the "
+       "connection is closed after it."},
+      {"http.ac_strict", T::kBool, "false",
+       "Refuse (400) PUT /ac/ bodies that are not a well-formed ActionResult. Off by default "
+       "so ccache's layout=bazel can store its own values there."},
+      {"http.threads", T::kInt, "16",
+       "Threads serving HTTP connections. Storage calls block the thread that makes them (a "
+       "durable upload waits for its group commit), so more threads let more uploads share "
+       "one flush; a read-mostly cache on few cores may prefer fewer."},
+      {"http.kv_namespaces", T::kString, "ccache,sccache",
+       "Comma-separated first path segments that hold generic key-value namespaces "
+       "(ccache's default layouts, sccache's WebDAV backend); cache paths (.../ac/{hash}, "
+       ".../cas/{hash}) under them keep their meaning. Empty: none."},
+      {"http.zstd_max_blob", T::kBytes, "16MiB",
+       "Largest blob for which a zstd-compressed alternate is made on request "
+       "(Accept-Encoding: zstd); 0 disables zstd responses."},
   };
 }
 

@@ -34,6 +34,8 @@ bool CycasdProcess::Start(int timeout_ms) {
   std::vector<std::string> args = {BinaryPath(),
                                    "--set", "server.data_dir=" + data_dir_,
                                    "--set", "server.listen=127.0.0.1:0",
+                                   "--set", "http.listen=127.0.0.1:0",
+                                   "--set", "zako.transport_listen=127.0.0.1:0",
                                    "--set", "server.ready_file=" + ready_file_,
                                    "--set", "engine.size=64MiB",
                                    "--set", "engine.stripes=2"};

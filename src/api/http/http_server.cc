@@ -1,0 +1,1248 @@
+#include "api/http/http_server.h"
+
+#include <zstd.h>
+
+#include <atomic>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <ctime>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+#include "api/http/body_spool.h"
+#include "api/http/byte_range.h"
+#include "api/http/content_negotiation.h"
+#include "api/http/http_cache.h"
+#include "api/http/http_metrics.h"
+#include "api/http/request_path.h"
+#include "api/http/status_page.h"
+#include "digest/hex.h"
+#include "util/log.h"
+
+namespace cycas::api::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+
+HttpOptions HttpOptionsFromConfig(const Config& config) {
+  HttpOptions o;
+  o.listen = config.GetString("http.listen");
+  o.max_header_size = config.GetBytes("http.max_header_size");
+  o.max_body_size = config.GetBytes("http.max_body_size");
+  o.idle_timeout = config.GetDuration("http.idle_timeout");
+  o.slow_client_timeout = config.GetDuration("http.slow_client_timeout");
+  o.ac_strict = config.GetBool("http.ac_strict");
+  o.threads = static_cast<int>(config.GetInt("http.threads"));
+  o.zstd_max_blob = config.GetBytes("http.zstd_max_blob");
+  o.spool_dir = config.GetString("server.data_dir");
+  o.ram_capacity = config.GetBytes("cas.ram_capacity");
+  o.kv_namespaces.clear();
+  std::string_view list = config.GetString("http.kv_namespaces");
+  while (!list.empty()) {
+    size_t comma = list.find(',');
+    std::string_view item = list.substr(0, comma);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (!item.empty()) o.kv_namespaces.emplace_back(item);
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  return o;
+}
+
+namespace {
+
+// Bytes moved per read from the store or the socket: large enough for
+// throughput, small enough that thousands of transfers fit in memory.
+constexpr size_t kChunkSize = 64 * 1024;
+// Responses up to this size are read whole and sent with their header in one
+// write; larger ones stream in pieces of kLargeChunkSize (the engine's fragment
+// size, so each piece is one read of one fragment).
+constexpr size_t kSmallResponse = 64 * 1024;
+constexpr size_t kLargeChunkSize = 1024 * 1024;
+// Bodies up to this size are spooled in memory; larger ones go to a file.
+constexpr size_t kSpoolMemory = 256 * 1024;
+
+// The one place where statuses become HTTP codes.
+int HttpCodeFor(const Status& st) {
+  switch (st.code()) {
+    case StatusCode::kOk:
+      return 200;
+    case StatusCode::kInvalidArgument:
+      return 400;
+    case StatusCode::kNotFound:
+      return 404;
+    case StatusCode::kAlreadyExists:
+      return 409;
+    case StatusCode::kPermissionDenied:
+      return 403;
+    case StatusCode::kUnauthenticated:
+      return 401;
+    case StatusCode::kFailedPrecondition:
+      return 412;
+    case StatusCode::kOutOfRange:
+      return 416;
+    case StatusCode::kUnimplemented:
+      return 501;
+    case StatusCode::kDeadlineExceeded:
+      return 504;
+    case StatusCode::kResourceExhausted:
+    case StatusCode::kUnavailable:
+    case StatusCode::kAborted:
+      return 503;
+    default:
+      return 500;
+  }
+}
+
+Method MethodOf(bhttp::verb v) {
+  switch (v) {
+    case bhttp::verb::get:
+      return Method::kGet;
+    case bhttp::verb::head:
+      return Method::kHead;
+    case bhttp::verb::put:
+      return Method::kPut;
+    default:
+      return Method::kOther;
+  }
+}
+
+bool IEquals(std::string_view a, std::string_view b) {
+  return beast::iequals(beast::string_view(a.data(), a.size()),
+                        beast::string_view(b.data(), b.size()));
+}
+
+std::string_view SV(beast::string_view s) {
+  return {s.data(), s.size()};
+}
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+// Builds a header list outside co_await expressions: GCC 12 miscompiles
+// braced initializer lists of temporaries there ("array used as initializer").
+Headers OneHeader(std::string name, std::string value) {
+  Headers h;
+  h.emplace_back(std::move(name), std::move(value));
+  return h;
+}
+
+using Request = bhttp::request<bhttp::buffer_body>;
+using Parser = bhttp::request_parser<bhttp::buffer_body>;
+
+// The outcome of one request, for metrics and connection reuse.
+struct Outcome {
+  int code = 0;
+  bool keep_alive = true;
+};
+
+}  // namespace
+
+namespace {
+
+// Digests whose upload is streaming in over HTTP right now. CasStore's
+// single-flight makes a second writer of a digest *block* until the first
+// finishes; but a streaming HTTP upload holds its writer across suspensions
+// (waiting for body bytes), so blocking pool threads on it could starve the
+// very coroutine they wait for. HTTP uploads therefore take this flight first,
+// without blocking: a second upload of a digest spools its body, then waits
+// asynchronously for the first to end before it touches the store.
+class UploadFlights {
+ public:
+  bool TryBegin(const Digest& d) {
+    std::lock_guard lk(mu_);
+    return active_.insert(d).second;
+  }
+  void End(const Digest& d) {
+    std::lock_guard lk(mu_);
+    active_.erase(d);
+  }
+
+ private:
+  std::mutex mu_;
+  std::unordered_set<Digest> active_;
+};
+
+// Ends a flight when the upload's coroutine frame goes, however it ends.
+class FlightGuard {
+ public:
+  FlightGuard(UploadFlights* f, const Digest& d) : flights_(f), digest_(d) {}
+  ~FlightGuard() { flights_->End(digest_); }
+  FlightGuard(const FlightGuard&) = delete;
+  FlightGuard& operator=(const FlightGuard&) = delete;
+
+ private:
+  UploadFlights* flights_;
+  Digest digest_;
+};
+
+}  // namespace
+
+class HttpServer::Impl {
+ public:
+  Impl(HttpOptions options, HttpDeps deps)
+      : options_(std::move(options)),
+        deps_(deps),
+        cache_(deps.cas, deps.action_cache, deps.records, &metrics_, CacheOptions(options_)),
+        acceptor_(ioc_) {}
+
+  static HttpCache::Options CacheOptions(const HttpOptions& o) {
+    HttpCache::Options c;
+    c.ac_strict = o.ac_strict;
+    c.zstd_max_blob = o.zstd_max_blob;
+    return c;
+  }
+
+  Status Start();
+  void Stop();
+  int port() const { return port_; }
+
+  HttpMetrics& metrics() { return metrics_; }
+  HttpCache& cache() { return cache_; }
+  UploadFlights& flights() { return flights_; }
+  const HttpOptions& options() const { return options_; }
+  const HttpDeps& deps() const { return deps_; }
+  std::string StatusJson() const { return BuildStatusJson(StatusInputs()); }
+  std::string MetricsText() const;
+
+ private:
+  StatusPageInputs StatusInputs() const {
+    StatusPageInputs in;
+    in.metrics = &metrics_;
+    in.engine = deps_.engine;
+    in.ram = deps_.ram;
+    in.ram_capacity = options_.ram_capacity;
+    return in;
+  }
+  asio::awaitable<void> AcceptLoop();
+  asio::awaitable<void> SampleLoop();
+
+  HttpOptions options_;
+  HttpDeps deps_;
+  HttpMetrics metrics_;
+  HttpCache cache_;
+  UploadFlights flights_;
+  asio::io_context ioc_;
+  tcp::acceptor acceptor_;
+  std::vector<std::thread> threads_;
+  int port_ = 0;
+  bool started_ = false;
+  std::atomic<bool> stopped_{false};
+};
+
+namespace {
+
+// One client connection: reads requests in order (pipelined requests wait in
+// the buffer), answers each, and closes on error, timeout or "Connection: close".
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(tcp::socket socket, HttpServer::Impl* server)
+      : socket_(std::move(socket)), timer_(socket_.get_executor()), server_(server) {}
+
+  asio::awaitable<void> Run();
+  asio::any_io_executor executor() { return socket_.get_executor(); }
+
+ private:
+  // Sets the deadline of the next socket operations: when it passes, pending
+  // operations are cancelled (not the socket closed), so a 408 can still be sent.
+  // Cheap on the hot path: it only moves `deadline_` unless the timer would
+  // fire too late; a timer that fires early re-checks and waits again.
+  void Arm(std::chrono::milliseconds d) {
+    timed_out_ = false;
+    deadline_ = std::chrono::steady_clock::now() + d;
+    if (timer_armed_ && timer_expiry_ <= deadline_) return;
+    StartTimer();
+  }
+  void StartTimer() {
+    timer_armed_ = true;
+    timer_expiry_ = deadline_;
+    uint64_t gen = ++timer_gen_;
+    timer_.expires_at(deadline_);
+    timer_.async_wait([self = shared_from_this(), gen](error_code ec) { self->OnTimer(gen, ec); });
+  }
+  void OnTimer(uint64_t gen, error_code ec) {
+    if (gen != timer_gen_) return;  // superseded by a later StartTimer
+    timer_armed_ = false;
+    if (ec || closed_) return;
+    if (std::chrono::steady_clock::now() < deadline_) {
+      StartTimer();  // the deadline moved on since this wait began
+      return;
+    }
+    timed_out_ = true;
+    error_code ignored;
+    socket_.cancel(ignored);
+  }
+
+  asio::awaitable<Outcome> HandleOne();
+  asio::awaitable<Outcome> Dispatch(Parser& parser, const Result<CachePath>& path);
+
+  // Writers. Each returns false when the connection is unusable afterwards.
+  asio::awaitable<bool> SendText(const Request& req, int code, std::string body,
+                                 Headers headers = {}, bool close = false,
+                                 std::string content_type = "text/plain; charset=utf-8");
+  asio::awaitable<bool> SendContinue(const Request& req);
+  // Streams [offset, offset+length) of `reader`; `headers` are added as given.
+  asio::awaitable<bool> SendBlob(const Request& req, int code, BlobReader& reader, uint64_t offset,
+                                 uint64_t length, Headers headers, bool head);
+  asio::awaitable<Outcome> SendError(const Request& req, Status st, bool close = false);
+
+  // Reads the rest of the body, passing each piece to `sink`. Returns OK, or
+  // the error with the HTTP code to answer (0: the client is gone).
+  struct BodyError {
+    Status status;
+    int code = 0;
+  };
+  asio::awaitable<BodyError> ReadBody(Parser& parser,
+                                      std::function<Status(std::span<const uint8_t>)> sink);
+
+  asio::awaitable<Outcome> CasGet(const Request& req, const CachePath& path, bool head);
+  asio::awaitable<Outcome> CasPut(Parser& parser, const CachePath& path);
+  asio::awaitable<Outcome> AcGet(const Request& req, const CachePath& path, bool head);
+  asio::awaitable<Outcome> AcPut(Parser& parser, const CachePath& path);
+  // Key-value namespaces, with the WebDAV methods sccache's backend uses.
+  asio::awaitable<Outcome> Kv(Parser& parser, const CachePath& path);
+  // Serves a stored value (action cache or key-value) with validators and ranges.
+  asio::awaitable<Outcome> ServeValue(const Request& req, AcValue value, size_t slot, bool head);
+  // Reads and discards the rest of the body; false when that failed (answer sent).
+  asio::awaitable<bool> Drain(Parser& parser);
+  // Serves one representation of a cacheable resource: validators, range, body.
+  asio::awaitable<Outcome> ServeRepresentation(const Request& req, BlobReader& reader,
+                                               std::string etag, bool zstd, bool head);
+  // After an answer sent before the body was read: the connection cannot be reused.
+  bool BodyPending(const Parser& parser) const { return !parser.is_done(); }
+
+  tcp::socket socket_;
+  asio::steady_timer timer_;
+  HttpServer::Impl* server_;
+  beast::flat_buffer buffer_;
+  bool timed_out_ = false;
+  bool timer_armed_ = false;
+  bool closed_ = false;
+  uint64_t timer_gen_ = 0;
+  std::chrono::steady_clock::time_point deadline_{};
+  std::chrono::steady_clock::time_point timer_expiry_{};
+};
+
+asio::awaitable<void> Connection::Run() {
+  HttpMetrics& m = server_->metrics();
+  m.ConnectionOpened();
+  error_code ec;
+  socket_.set_option(tcp::no_delay(true), ec);
+  while (true) {
+    Outcome o = co_await HandleOne();
+    if (!o.keep_alive) break;
+  }
+  // Lingering close: stop sending, then read and discard what the client may
+  // still be sending (e.g. the body of a refused upload) for a moment, so the
+  // kernel does not answer it with a reset that could destroy our response.
+  socket_.shutdown(tcp::socket::shutdown_send, ec);
+  Arm(std::chrono::milliseconds(1000));
+  std::vector<uint8_t> sink(16 * 1024);
+  for (size_t drained = 0; drained < (1u << 20);) {
+    size_t n = co_await socket_.async_read_some(asio::buffer(sink),
+                                                asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) break;
+    drained += n;
+  }
+  closed_ = true;
+  timer_gen_++;
+  timer_.cancel();
+  socket_.close(ec);
+  m.ConnectionClosed();
+}
+
+asio::awaitable<Outcome> Connection::HandleOne() {
+  const HttpOptions& opts = server_->options();
+  Parser parser;
+  parser.header_limit(
+      static_cast<std::uint32_t>(std::min<uint64_t>(opts.max_header_size, UINT32_MAX)));
+  parser.body_limit(opts.max_body_size);
+  error_code ec;
+  Arm(opts.idle_timeout);
+  co_await bhttp::async_read_header(socket_, buffer_, parser,
+                                    asio::redirect_error(asio::use_awaitable, ec));
+  auto start = std::chrono::steady_clock::now();
+  if (ec) {
+    // Nothing of a request arrived: an idle keep-alive connection ended or timed out.
+    bool partial = parser.got_some() || buffer_.size() > 0;
+    if (!partial || ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message) {
+      co_return Outcome{0, false};
+    }
+    Request dummy;
+    dummy.version(11);
+    int code = 0;
+    std::string msg;
+    if (timed_out_) {
+      code = 408, msg = "request header not complete within http.idle_timeout";
+    } else if (ec == bhttp::error::header_limit) {
+      code = 431, msg = "request header larger than http.max_header_size (" +
+                        std::to_string(opts.max_header_size) + " bytes)";
+    } else if (ec == bhttp::error::body_limit) {
+      code = 413, msg = "request body larger than http.max_body_size (" +
+                        std::to_string(opts.max_body_size) + " bytes)";
+    } else if (ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category()) {
+      code = 400, msg = "malformed request: " + ec.message();
+    } else {
+      co_return Outcome{0, false};  // the network failed: nobody to answer
+    }
+    co_await SendText(dummy, code, msg + "\n", {}, /*close=*/true);
+    server_->metrics().Record(kOtherEndpoint, Method::kOther, code,
+                              std::chrono::steady_clock::now() - start);
+    co_return Outcome{code, false};
+  }
+  const Request& req = parser.get();
+  Result<CachePath> path = ParseRequestTarget(SV(req.target()), server_->options().kv_namespaces);
+  Outcome o = co_await Dispatch(parser, path);
+  size_t slot = path.ok() ? EndpointSlot(path->endpoint) : kOtherEndpoint;
+  server_->metrics().Record(slot, MethodOf(req.method()), o.code,
+                            std::chrono::steady_clock::now() - start);
+  if (o.keep_alive && (!req.keep_alive() || !parser.is_done())) o.keep_alive = false;
+  co_return o;
+}
+
+asio::awaitable<Outcome> Connection::Dispatch(Parser& parser, const Result<CachePath>& path) {
+  const Request& req = parser.get();
+  if (!path.ok()) {
+    Outcome o_ = co_await SendError(req, path.status(), BodyPending(parser));
+    co_return o_;
+  }
+  bool get = req.method() == bhttp::verb::get, head = req.method() == bhttp::verb::head;
+  bool put = req.method() == bhttp::verb::put;
+  const Endpoint ep = path->endpoint;
+  if (ep == Endpoint::kKv) {
+    Outcome o = co_await Kv(parser, *path);
+    co_return o;
+  }
+  if ((ep == Endpoint::kCas || ep == Endpoint::kAc) && (get || head || put)) {
+    Outcome o;
+    if (put && ep == Endpoint::kCas) {
+      o = co_await CasPut(parser, *path);
+    } else if (put) {
+      o = co_await AcPut(parser, *path);
+    } else if (ep == Endpoint::kCas) {
+      o = co_await CasGet(req, *path, head);
+    } else {
+      o = co_await AcGet(req, *path, head);
+    }
+    co_return o;
+  }
+  if (get || head) {
+    std::string body, type;
+    Headers headers;
+    if (ep == Endpoint::kMetrics) {
+      body = server_->MetricsText();
+      type = "text/plain; version=0.0.4; charset=utf-8";
+    } else if (ep == Endpoint::kStatus) {
+      body = BuildStatusHtml(server_->StatusJson());
+      type = "text/html; charset=utf-8";
+      headers = OneHeader("Cache-Control", "no-store");
+    } else {
+      body = server_->StatusJson();
+      type = "application/json";
+      headers = OneHeader("Cache-Control", "no-store");
+    }
+    bool ok = co_await SendText(req, 200, std::move(body), std::move(headers), BodyPending(parser),
+                                std::move(type));
+    co_return Outcome{200, ok};
+  }
+  std::string allow = (path->endpoint == Endpoint::kCas || path->endpoint == Endpoint::kAc)
+                          ? std::string("GET, HEAD, PUT")
+                          : std::string("GET, HEAD");
+  bool ok = co_await SendText(req, 405,
+                              "method " + std::string(SV(req.method_string())) +
+                                  " not allowed on " + std::string(SV(req.target())) + "\n",
+                              OneHeader("Allow", allow), BodyPending(parser));
+  co_return Outcome{405, ok};
+}
+
+asio::awaitable<bool> Connection::SendText(const Request& req, int code, std::string body,
+                                           Headers headers, bool close, std::string content_type) {
+  bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(code), req.version()};
+  res.set(bhttp::field::server, "cycas");
+  res.set(bhttp::field::content_type, content_type);
+  for (const auto& [k, v] : headers) res.set(k, v);
+  bool head = req.method() == bhttp::verb::head;
+  size_t n = body.size();
+  res.body() = std::move(body);
+  res.prepare_payload();
+  if (head) res.body().clear();
+  res.keep_alive(!close && req.keep_alive());
+  error_code ec;
+  Arm(server_->options().slow_client_timeout);
+  if (head) {
+    bhttp::response_serializer<bhttp::string_body> sr{res};
+    co_await bhttp::async_write_header(socket_, sr, asio::redirect_error(asio::use_awaitable, ec));
+  } else {
+    co_await bhttp::async_write(socket_, res, asio::redirect_error(asio::use_awaitable, ec));
+    if (!ec) server_->metrics().AddBytesOut(n);
+  }
+  co_return !ec && !close;
+}
+
+asio::awaitable<bool> Connection::SendContinue(const Request& req) {
+  bhttp::response<bhttp::empty_body> res{bhttp::status::continue_, req.version()};
+  error_code ec;
+  Arm(server_->options().slow_client_timeout);
+  co_await bhttp::async_write(socket_, res, asio::redirect_error(asio::use_awaitable, ec));
+  co_return !ec;
+}
+
+asio::awaitable<Outcome> Connection::SendError(const Request& req, Status st, bool close) {
+  int code = HttpCodeFor(st);
+  if (code >= 500)
+    LOG(kWarn, "http request failed").kv("target", SV(req.target())).kv("error", st.ToString());
+  bool ok = co_await SendText(req, code, st.message() + "\n", {}, close);
+  co_return Outcome{code, ok};
+}
+
+asio::awaitable<bool> Connection::SendBlob(const Request& req, int code, BlobReader& reader,
+                                           uint64_t offset, uint64_t length, Headers headers,
+                                           bool head) {
+  if (!head && length <= kSmallResponse) {
+    // Small: one read, one write (header and body gathered).
+    bhttp::response<bhttp::string_body> small{static_cast<bhttp::status>(code), req.version()};
+    small.set(bhttp::field::server, "cycas");
+    small.set(bhttp::field::content_type, "application/octet-stream");
+    for (const auto& [k, v] : headers) small.set(k, v);
+    std::string& body = small.body();
+    body.resize(length);
+    for (uint64_t got = 0; got < length;) {
+      auto n = reader.Read(
+          offset + got,
+          std::span<uint8_t>(reinterpret_cast<uint8_t*>(body.data()) + got, length - got));
+      if (!n.ok() || *n == 0) {
+        bool ok = co_await SendText(
+            req, 500,
+            "read failed: " + (n.ok() ? std::string("short blob") : n.status().ToString()) + "\n");
+        co_return ok;
+      }
+      got += *n;
+    }
+    small.content_length(length);
+    small.keep_alive(req.keep_alive());
+    error_code ec;
+    Arm(server_->options().slow_client_timeout);
+    co_await bhttp::async_write(socket_, small, asio::redirect_error(asio::use_awaitable, ec));
+    if (!ec) server_->metrics().AddBytesOut(length);
+    co_return !ec;
+  }
+  bhttp::response<bhttp::buffer_body> res{static_cast<bhttp::status>(code), req.version()};
+  res.set(bhttp::field::server, "cycas");
+  res.set(bhttp::field::content_type, "application/octet-stream");
+  for (const auto& [k, v] : headers) res.set(k, v);
+  res.content_length(length);
+  res.keep_alive(req.keep_alive());
+  res.body().data = nullptr;
+  res.body().more = !head && length > 0;
+  bhttp::response_serializer<bhttp::buffer_body> sr{res};
+  error_code ec;
+  Arm(server_->options().slow_client_timeout);
+  co_await bhttp::async_write_header(socket_, sr, asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) co_return false;
+  if (head || length == 0) co_return true;
+  std::vector<uint8_t> chunk(
+      std::min<uint64_t>(length > kLargeChunkSize ? kLargeChunkSize : kChunkSize, length));
+  uint64_t pos = offset, end = offset + length;
+  while (pos < end) {
+    size_t want = static_cast<size_t>(std::min<uint64_t>(chunk.size(), end - pos));
+    auto n = reader.Read(pos, std::span<uint8_t>(chunk.data(), want));
+    if (!n.ok() || *n == 0) {
+      // Headers are out: the only honest signal left is to cut the connection.
+      LOG(kWarn, "http read failed mid-response")
+          .kv("target", SV(req.target()))
+          .kv("error", n.ok() ? std::string("short blob") : n.status().ToString());
+      co_return false;
+    }
+    pos += *n;
+    res.body().data = chunk.data();
+    res.body().size = *n;
+    res.body().more = pos < end;
+    Arm(server_->options().slow_client_timeout);
+    co_await bhttp::async_write(socket_, sr, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == bhttp::error::need_buffer) ec = {};
+    if (ec) co_return false;
+    server_->metrics().AddBytesOut(*n);
+  }
+  if (!sr.is_done()) {
+    res.body().data = nullptr;
+    res.body().size = 0;
+    res.body().more = false;
+    co_await bhttp::async_write(socket_, sr, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == bhttp::error::need_buffer) ec = {};
+  }
+  co_return !ec;
+}
+
+asio::awaitable<Connection::BodyError> Connection::ReadBody(
+    Parser& parser, std::function<Status(std::span<const uint8_t>)> sink) {
+  std::vector<uint8_t> chunk(kChunkSize);
+  while (!parser.is_done()) {
+    parser.get().body().data = chunk.data();
+    parser.get().body().size = chunk.size();
+    error_code ec;
+    Arm(server_->options().slow_client_timeout);
+    co_await bhttp::async_read(socket_, buffer_, parser,
+                               asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == bhttp::error::need_buffer) ec = {};
+    size_t got = chunk.size() - parser.get().body().size;
+    if (got > 0) {
+      server_->metrics().AddBytesIn(got);
+      Status st = sink(std::span<const uint8_t>(chunk.data(), got));
+      if (!st.ok()) co_return BodyError{st, HttpCodeFor(st)};
+    }
+    if (ec) {
+      if (timed_out_) {
+        co_return BodyError{Status(StatusCode::kDeadlineExceeded,
+                                   "request body stalled longer than http.slow_client_timeout"),
+                            408};
+      }
+      if (ec == bhttp::error::body_limit) {
+        co_return BodyError{
+            Status::ResourceExhausted("request body larger than http.max_body_size (" +
+                                      std::to_string(server_->options().max_body_size) + " bytes)"),
+            413};
+      }
+      if (ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category() &&
+          ec != bhttp::error::partial_message) {
+        co_return BodyError{Status::InvalidArgument("malformed request body: " + ec.message()),
+                            400};
+      }
+      co_return BodyError{Status::Cancelled("client went away during the body: " + ec.message()),
+                          0};
+    }
+  }
+  co_return BodyError{};
+}
+
+asio::awaitable<Outcome> Connection::ServeRepresentation(const Request& req, BlobReader& reader,
+                                                         std::string etag, bool zstd, bool head) {
+  std::vector<std::pair<std::string, std::string>> headers = {
+      {"ETag", etag}, {"Vary", "Accept-Encoding"}, {"Accept-Ranges", zstd ? "none" : "bytes"}};
+  if (zstd) headers.emplace_back("Content-Encoding", "zstd");
+  uint64_t size = reader.size();
+  if (auto inm = req.find(bhttp::field::if_none_match); inm != req.end()) {
+    if (IfNoneMatchMatches(SV(inm->value()), etag)) {
+      bhttp::response<bhttp::empty_body> res{bhttp::status::not_modified, req.version()};
+      res.set(bhttp::field::server, "cycas");
+      for (const auto& [k, v] : headers) res.set(k, v);
+      res.keep_alive(req.keep_alive());
+      error_code ec;
+      Arm(server_->options().slow_client_timeout);
+      co_await bhttp::async_write(socket_, res, asio::redirect_error(asio::use_awaitable, ec));
+      co_return Outcome{304, !ec};
+    }
+  }
+  uint64_t offset = 0, length = size;
+  int code = 200;
+  auto range = req.find(bhttp::field::range);
+  auto if_range = req.find(bhttp::field::if_range);
+  bool range_applies = !zstd && range != req.end() &&
+                       (if_range == req.end() || IfRangeMatches(SV(if_range->value()), etag));
+  if (range_applies) {
+    ByteRangeResult r = ParseByteRange(SV(range->value()), size);
+    if (r.kind == ByteRangeResult::Kind::kUnsatisfiable) {
+      headers.emplace_back("Content-Range", UnsatisfiedContentRange(size));
+      bool ok = co_await SendText(
+          req, 416, "range not satisfiable for " + std::to_string(size) + " bytes\n", headers);
+      co_return Outcome{416, ok};
+    }
+    if (r.kind == ByteRangeResult::Kind::kSatisfiable) {
+      code = 206;
+      offset = r.offset;
+      length = r.length;
+      headers.emplace_back("Content-Range", ContentRange(offset, length, size));
+    }
+  }
+  bool ok = co_await SendBlob(req, code, reader, offset, length, headers, head);
+  co_return Outcome{code, ok};
+}
+
+asio::awaitable<Outcome> Connection::CasGet(const Request& req, const CachePath& path, bool head) {
+  HttpCache& cache = server_->cache();
+  CasStore* cas = server_->deps().cas;
+  size_t slot = EndpointSlot(Endpoint::kCas);
+  auto digest = cache.ResolveBlob(path.function, path.hash);
+  if (!digest.ok()) {
+    Outcome o_ = co_await SendError(req, digest.status());
+    co_return o_;
+  }
+  auto not_found = [&] {
+    return Status::NotFound("blob " + std::string(DigestFunctionName(path.function)) + ":" +
+                            HexEncode(path.hash) + " not found");
+  };
+  if (!*digest) {
+    server_->metrics().AddMiss(slot);
+    {
+      Outcome o_ = co_await SendError(req, not_found());
+      co_return o_;
+    }
+  }
+  auto reader = cas->OpenRead(**digest);
+  if (!reader.ok()) {
+    if (reader.status().code() == StatusCode::kNotFound) {
+      server_->metrics().AddMiss(slot);
+      {
+        Outcome o_ = co_await SendError(req, not_found());
+        co_return o_;
+      }
+    }
+    {
+      Outcome o_ = co_await SendError(req, reader.status());
+      co_return o_;
+    }
+  }
+  server_->metrics().AddHit(slot);
+  std::string hex = HexEncode(path.hash);
+  AcceptEncoding ae = ParseAcceptEncoding(SV(req[bhttp::field::accept_encoding]));
+  // A ranged request is served from the identity bytes: ranges of an encoded
+  // representation are of no use to a cache client.
+  bool ranged = req.find(bhttp::field::range) != req.end();
+  if (PrefersZstd(ae) && !ranged) {
+    auto alt = cache.ZstdAlternate(**digest);
+    if (!alt.ok()) {
+      LOG(kWarn, "zstd alternate failed")
+          .kv("digest", (*digest)->ToString())
+          .kv("error", alt.status().ToString());
+    } else if (*alt) {
+      auto alt_reader = cas->OpenRead(**alt);
+      if (alt_reader.ok()) {
+        server_->metrics().AlternateServed();
+        {
+          Outcome o_ =
+              co_await ServeRepresentation(req, **alt_reader, QuoteEtag(hex + ".zstd"), true, head);
+          co_return o_;
+        }
+      }
+    }
+  }
+  if (ae.identity_q == 0) {
+    bool ok = co_await SendText(req, 406,
+                                "no acceptable encoding: identity is refused and zstd is not "
+                                "available for this blob\n",
+                                OneHeader("Vary", "Accept-Encoding"));
+    co_return Outcome{406, ok};
+  }
+  {
+    Outcome o_ = co_await ServeRepresentation(req, **reader, QuoteEtag(hex), false, head);
+    co_return o_;
+  }
+}
+
+asio::awaitable<Outcome> Connection::AcGet(const Request& req, const CachePath& path, bool head) {
+  size_t slot = EndpointSlot(Endpoint::kAc);
+  auto value = server_->cache().GetAc(path.instance, path.function, path.hash);
+  if (!value.ok()) {
+    if (value.status().code() == StatusCode::kNotFound) server_->metrics().AddMiss(slot);
+    {
+      Outcome o_ = co_await SendError(req, value.status());
+      co_return o_;
+    }
+  }
+  Outcome o = co_await ServeValue(req, std::move(*value), slot, head);
+  co_return o;
+}
+
+asio::awaitable<Outcome> Connection::ServeValue(const Request& req, AcValue value, size_t slot,
+                                                bool head) {
+  std::unique_ptr<BlobReader> reader;
+  std::string etag;
+  if (value.blob) {
+    auto r = server_->deps().cas->OpenRead(*value.blob);
+    if (!r.ok()) {
+      if (r.status().code() == StatusCode::kNotFound) server_->metrics().AddMiss(slot);
+      {
+        Outcome o_ = co_await SendError(req, r.status());
+        co_return o_;
+      }
+    }
+    reader = std::move(*r);
+    etag = QuoteEtag(value.blob->hex());
+  } else {
+    etag = QuoteEtag(HexEncode(HashOf(DigestFunction::kSha256, value.bytes)));
+    reader = std::make_unique<MemoryBlobReader>(
+        std::make_shared<const std::string>(std::move(value.bytes)));
+  }
+  server_->metrics().AddHit(slot);
+  {
+    Outcome o_ = co_await ServeRepresentation(req, *reader, etag, false, head);
+    co_return o_;
+  }
+}
+
+asio::awaitable<bool> Connection::Drain(Parser& parser) {
+  if (parser.is_done()) co_return true;
+  BodyError be = co_await ReadBody(parser, [](std::span<const uint8_t>) { return Status::Ok(); });
+  if (be.status.ok()) co_return true;
+  if (be.code != 0) co_await SendText(parser.get(), be.code, be.status.message() + "\n", {}, true);
+  co_return false;
+}
+
+std::string HttpDate(std::chrono::system_clock::time_point t) {
+  std::time_t tt = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return buf;
+}
+
+// One <D:response> of a PROPFIND answer. `href` holds only safe path characters.
+std::string DavResponse(const std::string& href, bool collection, uint64_t length,
+                        const std::string& etag) {
+  std::string r = "<D:response><D:href>" + href + "</D:href><D:propstat><D:prop>";
+  if (collection) {
+    r += "<D:resourcetype><D:collection/></D:resourcetype>";
+  } else {
+    r += "<D:resourcetype/><D:getcontentlength>" + std::to_string(length) +
+         "</D:getcontentlength><D:getcontenttype>application/octet-stream</D:getcontenttype>";
+    if (!etag.empty()) r += "<D:getetag>" + etag + "</D:getetag>";
+  }
+  r += "<D:getlastmodified>" + HttpDate(std::chrono::system_clock::now()) + "</D:getlastmodified>";
+  r += "</D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response>";
+  return r;
+}
+
+asio::awaitable<Outcome> Connection::Kv(Parser& parser, const CachePath& path) {
+  const Request& req = parser.get();
+  HttpCache& cache = server_->cache();
+  size_t slot = EndpointSlot(Endpoint::kKv);
+  const std::string allow = "GET, HEAD, PUT, DELETE, OPTIONS, PROPFIND, MKCOL";
+  std::string href(SV(req.target()));
+  if (auto q = href.find('?'); q != std::string::npos) href.resize(q);
+  // An if-chain, not a switch: GCC 12 mis-handles co_await inside switch cases.
+  const bhttp::verb m = req.method();
+  if (m == bhttp::verb::options) {
+    if (!co_await Drain(parser)) co_return Outcome{400, false};
+    Headers h = OneHeader("Allow", allow);
+    h.emplace_back("DAV", "1");
+    bool ok = co_await SendText(req, 200, "", std::move(h));
+    co_return Outcome{200, ok};
+  } else if (m == bhttp::verb::mkcol) {
+    // Collections are implicit: every key's parents exist.
+    if (!co_await Drain(parser)) co_return Outcome{400, false};
+    bool ok = co_await SendText(req, 201, "");
+    co_return Outcome{201, ok};
+  } else if (m == bhttp::verb::propfind) {
+    if (!co_await Drain(parser)) co_return Outcome{400, false};
+    std::string body =
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<D:multistatus xmlns:D=\"DAV:\">";
+    if (path.collection) {
+      // Keys cannot be listed: a collection answers for itself only (Depth is ignored).
+      body += DavResponse(href, true, 0, "");
+    } else {
+      auto v = cache.GetKv(path.instance, path.key);
+      if (!v.ok()) {
+        if (v.status().code() == StatusCode::kNotFound) server_->metrics().AddMiss(slot);
+        {
+          Outcome o_ = co_await SendError(req, v.status());
+          co_return o_;
+        }
+      }
+      std::string etag = v->blob ? QuoteEtag(v->blob->hex())
+                                 : QuoteEtag(HexEncode(HashOf(DigestFunction::kSha256, v->bytes)));
+      body += DavResponse(href, false, v->size(), etag);
+    }
+    body += "</D:multistatus>\n";
+    bool ok =
+        co_await SendText(req, 207, std::move(body), {}, false, "application/xml; charset=utf-8");
+    co_return Outcome{207, ok};
+  } else if (m == bhttp::verb::get || m == bhttp::verb::head) {
+    bool head = req.method() == bhttp::verb::head;
+    if (path.collection) {
+      bool ok = co_await SendText(req, 200, "");
+      co_return Outcome{200, ok};
+    }
+    auto v = cache.GetKv(path.instance, path.key);
+    if (!v.ok()) {
+      if (v.status().code() == StatusCode::kNotFound) server_->metrics().AddMiss(slot);
+      {
+        Outcome o_ = co_await SendError(req, v.status());
+        co_return o_;
+      }
+    }
+    {
+      Outcome o_ = co_await ServeValue(req, std::move(*v), slot, head);
+      co_return o_;
+    }
+  } else if (m == bhttp::verb::put && !path.collection) {
+    if (IEquals(SV(req[bhttp::field::expect]), "100-continue") && !parser.is_done()) {
+      if (!co_await SendContinue(req)) co_return Outcome{499, false};
+    }
+    BodySpool spool(server_->options().spool_dir, kSpoolMemory, DigestFunction::kSha256);
+    BodyError be =
+        co_await ReadBody(parser, [&](std::span<const uint8_t> d) { return spool.Append(d); });
+    if (!be.status.ok()) {
+      if (be.code == 0) co_return Outcome{499, false};
+      bool ok =
+          co_await SendText(req, be.code, be.status.message() + "\n", {}, BodyPending(parser));
+      co_return Outcome{be.code, ok};
+    }
+    Status st = cache.PutKv(path.instance, path.key, spool);
+    if (!st.ok()) {
+      Outcome o_ = co_await SendError(req, st);
+      co_return o_;
+    }
+    bool ok = co_await SendText(req, 201, "");
+    co_return Outcome{201, ok};
+  } else if (m == bhttp::verb::delete_) {
+    if (!co_await Drain(parser)) co_return Outcome{400, false};
+    if (!path.collection) {
+      Status st = cache.RemoveKv(path.instance, path.key);
+      if (!st.ok()) {
+        Outcome o_ = co_await SendError(req, st);
+        co_return o_;
+      }
+    }
+    bool ok = co_await SendText(req, 204, "");
+    co_return Outcome{204, ok};
+  }
+  bool ok = co_await SendText(
+      req, 405, "method " + std::string(SV(req.method_string())) + " not allowed here\n",
+      OneHeader("Allow", allow), BodyPending(parser));
+  co_return Outcome{405, ok};
+}
+
+asio::awaitable<Outcome> Connection::CasPut(Parser& parser, const CachePath& path) {
+  const Request& req = parser.get();
+  HttpCache& cache = server_->cache();
+  CasStore* cas = server_->deps().cas;
+  std::string_view encoding = SV(req[bhttp::field::content_encoding]);
+  bool zstd = IEquals(encoding, "zstd");
+  if (!encoding.empty() && !zstd && !IEquals(encoding, "identity")) {
+    bool ok = co_await SendText(
+        req, 415,
+        "unsupported Content-Encoding '" + std::string(encoding) + "' (identity or zstd)\n",
+        OneHeader("Accept-Encoding", "zstd"), BodyPending(parser));
+    co_return Outcome{415, ok};
+  }
+  bool expect_continue = IEquals(SV(req[bhttp::field::expect]), "100-continue");
+  auto content_length = parser.content_length();
+
+  // Bazel re-uploads everything: answer a blob we already hold cheaply.
+  std::optional<Digest> known;
+  if (!zstd && content_length) {
+    known = Digest(path.function, path.hash, *content_length);
+    if (Status st = cas->CheckDigest(*known); !st.ok()) {
+      bool ok = co_await SendText(req, 413, st.message() + "\n", {}, BodyPending(parser));
+      co_return Outcome{413, ok};
+    }
+  } else {
+    auto resolved = cache.ResolveBlob(path.function, path.hash);
+    if (resolved.ok()) known = *resolved;
+  }
+  if (known) {
+    auto present = cas->Contains(*known);
+    if (present.ok() && *present) {
+      server_->metrics().ExistingUploadSkipped();
+      cache.RememberSize(*known);
+      if (!expect_continue && !parser.is_done()) {
+        // Without Expect the body is on its way: drain it to keep the connection.
+        BodyError be =
+            co_await ReadBody(parser, [](std::span<const uint8_t>) { return Status::Ok(); });
+        if (!be.status.ok()) {
+          if (be.code == 0) co_return Outcome{499, false};
+          bool ok = co_await SendText(req, be.code, be.status.message() + "\n", {}, true);
+          (void)ok;
+          co_return Outcome{be.code, false};
+        }
+      }
+      bhttp::response<bhttp::empty_body> res{bhttp::status::no_content, req.version()};
+      res.set(bhttp::field::server, "cycas");
+      bool close = BodyPending(parser);
+      res.keep_alive(!close && req.keep_alive());
+      error_code ec;
+      Arm(server_->options().slow_client_timeout);
+      co_await bhttp::async_write(socket_, res, asio::redirect_error(asio::use_awaitable, ec));
+      co_return Outcome{204, !ec && !close};
+    }
+  }
+  if (expect_continue && !parser.is_done()) {
+    if (!co_await SendContinue(req)) co_return Outcome{499, false};
+  }
+
+  auto fail = [&](const BodyError& be) -> asio::awaitable<Outcome> {
+    if (be.code == 0) co_return Outcome{499, false};
+    // The body was not read to its end: the connection cannot carry another request.
+    bool ok = co_await SendText(req, be.code, be.status.message() + "\n", {}, BodyPending(parser));
+    co_return Outcome{be.code, ok};
+  };
+
+  // Size known and no other HTTP upload of the digest: stream straight into a
+  // verifying writer. (Another upload in flight: spool, below, then wait.)
+  std::optional<FlightGuard> flight;
+  if (!zstd && content_length && server_->flights().TryBegin(*known)) {
+    flight.emplace(&server_->flights(), *known);
+    Digest digest = *known;
+    auto writer = cas->OpenWrite(digest);
+    if (!writer.ok() && writer.status().code() != StatusCode::kAlreadyExists) {
+      {
+        Outcome o_ = co_await SendError(req, writer.status(), BodyPending(parser));
+        co_return o_;
+      }
+    }
+    bool exists = !writer.ok();
+    BodyError be = co_await ReadBody(parser, [&](std::span<const uint8_t> data) {
+      return exists ? Status::Ok() : (*writer)->Append(data);
+    });
+    if (!be.status.ok()) {
+      Outcome o_ = co_await fail(be);
+      co_return o_;
+    }
+    if (!exists) {
+      if (Status st = (*writer)->Commit(); !st.ok()) {
+        Outcome o_ = co_await SendError(req, st);
+        co_return o_;
+      }
+    }
+    cache.RememberSize(digest);
+    bool ok = co_await SendText(req, exists ? 204 : 201, "");
+    co_return Outcome{exists ? 204 : 201, ok};
+  }
+
+  // Size unknown until the end (chunked) or bytes to decode (zstd): spool, then verify and store.
+  BodySpool spool(server_->options().spool_dir, kSpoolMemory, path.function);
+  uint64_t limit = server_->options().max_body_size;
+  std::unique_ptr<ZSTD_DStream, size_t (*)(ZSTD_DStream*)> dstream(nullptr, ZSTD_freeDStream);
+  std::vector<uint8_t> out;
+  size_t last_ret = 0;
+  if (zstd) {
+    dstream.reset(ZSTD_createDStream());
+    ZSTD_initDStream(dstream.get());
+    out.resize(ZSTD_DStreamOutSize());
+  }
+  auto append = [&](std::span<const uint8_t> data) -> Status {
+    if (spool.size() + data.size() > limit) {
+      return Status::ResourceExhausted("decoded body larger than http.max_body_size (" +
+                                       std::to_string(limit) + " bytes)");
+    }
+    return spool.Append(data);
+  };
+  BodyError be = co_await ReadBody(parser, [&](std::span<const uint8_t> data) -> Status {
+    if (!zstd) return append(data);
+    ZSTD_inBuffer in{data.data(), data.size(), 0};
+    while (in.pos < in.size) {
+      ZSTD_outBuffer o{out.data(), out.size(), 0};
+      size_t ret = ZSTD_decompressStream(dstream.get(), &o, &in);
+      if (ZSTD_isError(ret))
+        return Status::InvalidArgument(std::string("zstd body: ") + ZSTD_getErrorName(ret));
+      last_ret = ret;
+      RETURN_IF_ERROR(append({out.data(), o.pos}));
+    }
+    return Status::Ok();
+  });
+  if (!be.status.ok()) {
+    if (be.code == 503) be.code = 413;  // the decoded-size limit
+    {
+      Outcome o_ = co_await fail(be);
+      co_return o_;
+    }
+  }
+  if (zstd && last_ret != 0) {
+    {
+      Outcome o_ = co_await SendError(
+          req, Status::InvalidArgument("zstd body ends inside a frame (truncated)"));
+      co_return o_;
+    }
+  }
+  Digest actual = spool.Finish();
+  if (actual.hash() != path.hash) {
+    {
+      Outcome o_ = co_await SendError(
+          req, Status::InvalidArgument("upload does not match its digest: expected " +
+                                       std::string(DigestFunctionName(path.function)) + " " +
+                                       HexEncode(path.hash) + ", computed " + actual.hex()));
+      co_return o_;
+    }
+  }
+  if (Status st = cas->CheckDigest(actual); !st.ok()) {
+    Outcome o_ = co_await SendError(req, st);
+    co_return o_;
+  }
+  // Take the digest's HTTP flight before touching the store (see UploadFlights).
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!server_->flights().TryBegin(actual)) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      Outcome o_ =
+          co_await SendError(req, Status::Unavailable("another upload of " + actual.ToString() +
+                                                      " is still in progress; retry later"));
+      co_return o_;
+    }
+    asio::steady_timer pause(socket_.get_executor(), std::chrono::milliseconds(2));
+    error_code ignored;
+    co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+  }
+  flight.emplace(&server_->flights(), actual);
+  auto writer = cas->OpenWrite(actual);
+  int code = 201;
+  if (writer.ok()) {
+    Status st = spool.CopyTo(**writer);
+    if (st.ok()) st = (*writer)->Commit();
+    if (!st.ok()) {
+      Outcome o_ = co_await SendError(req, st);
+      co_return o_;
+    }
+  } else if (writer.status().code() == StatusCode::kAlreadyExists) {
+    code = 204;
+  } else {
+    {
+      Outcome o_ = co_await SendError(req, writer.status());
+      co_return o_;
+    }
+  }
+  cache.RememberSize(actual);
+  bool ok = co_await SendText(req, code, "");
+  co_return Outcome{code, ok};
+}
+
+asio::awaitable<Outcome> Connection::AcPut(Parser& parser, const CachePath& path) {
+  const Request& req = parser.get();
+  std::string_view encoding = SV(req[bhttp::field::content_encoding]);
+  if (!encoding.empty() && !IEquals(encoding, "identity")) {
+    bool ok = co_await SendText(req, 415,
+                                "action-cache values are stored as sent: Content-Encoding '" +
+                                    std::string(encoding) + "' is not accepted\n",
+                                {}, BodyPending(parser));
+    co_return Outcome{415, ok};
+  }
+  if (IEquals(SV(req[bhttp::field::expect]), "100-continue") && !parser.is_done()) {
+    if (!co_await SendContinue(req)) co_return Outcome{499, false};
+  }
+  BodySpool spool(server_->options().spool_dir, kSpoolMemory, DigestFunction::kSha256);
+  BodyError be =
+      co_await ReadBody(parser, [&](std::span<const uint8_t> d) { return spool.Append(d); });
+  if (!be.status.ok()) {
+    if (be.code == 0) co_return Outcome{499, false};
+    bool ok = co_await SendText(req, be.code, be.status.message() + "\n", {}, BodyPending(parser));
+    co_return Outcome{be.code, ok};
+  }
+  Status st = server_->cache().PutAc(path.instance, path.function, path.hash, spool);
+  if (!st.ok()) {
+    Outcome o_ = co_await SendError(req, st);
+    co_return o_;
+  }
+  bool ok = co_await SendText(req, 201, "");
+  co_return Outcome{201, ok};
+}
+
+}  // namespace
+
+std::string HttpServer::Impl::MetricsText() const {
+  std::string out;
+  out.reserve(16 * 1024);
+  metrics_.RenderPrometheus(out);
+  AppendStoreMetrics(StatusInputs(), out);
+  return out;
+}
+
+Status HttpServer::Impl::Start() {
+  std::string host = options_.listen;
+  size_t colon = host.rfind(':');
+  if (colon == std::string::npos) {
+    return Status::InvalidArgument("http.listen must be host:port, got '" + options_.listen + "'");
+  }
+  std::string port_text = host.substr(colon + 1);
+  host = host.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  auto port = ParseInt(port_text);
+  if (!port.ok() || *port < 0 || *port > 65535) {
+    return Status::InvalidArgument("http.listen: bad port '" + port_text + "'");
+  }
+  error_code ec;
+  tcp::resolver resolver(ioc_);
+  auto results = resolver.resolve(host, port_text,
+                                  tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+  if (ec || results.empty()) {
+    return Status::InvalidArgument("http.listen: cannot resolve '" + host + "': " + ec.message());
+  }
+  tcp::endpoint ep = results.begin()->endpoint();
+  acceptor_.open(ep.protocol(), ec);
+  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(ep, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return Status::Unavailable("cannot listen on " + options_.listen + ": " + ec.message());
+  port_ = acceptor_.local_endpoint().port();
+  metrics_.TakeSample();
+  asio::co_spawn(ioc_, AcceptLoop(), asio::detached);
+  asio::co_spawn(ioc_, SampleLoop(), asio::detached);
+  int n = options_.threads > 0 ? options_.threads : 1;
+  for (int i = 0; i < n; i++) threads_.emplace_back([this] { ioc_.run(); });
+  started_ = true;
+  LOG(kInfo, "http listening").kv("address", options_.listen).kv("port", port_).kv("threads", n);
+  return Status::Ok();
+}
+
+asio::awaitable<void> HttpServer::Impl::AcceptLoop() {
+  while (!stopped_) {
+    tcp::socket socket(asio::make_strand(ioc_));
+    error_code ec;
+    co_await acceptor_.async_accept(socket, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      if (ec == asio::error::operation_aborted || stopped_) co_return;
+      LOG(kWarn, "http accept failed").kv("error", ec.message());
+      // Out of file descriptors and the like: back off instead of spinning.
+      asio::steady_timer t(ioc_, std::chrono::milliseconds(50));
+      co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      continue;
+    }
+    auto conn = std::make_shared<Connection>(std::move(socket), this);
+    // The connection's coroutine runs on the socket's strand, like its timer.
+    asio::co_spawn(
+        conn->executor(), [conn]() -> asio::awaitable<void> { co_await conn->Run(); },
+        asio::detached);
+  }
+}
+
+asio::awaitable<void> HttpServer::Impl::SampleLoop() {
+  asio::steady_timer t(ioc_);
+  while (!stopped_) {
+    t.expires_after(std::chrono::seconds(5));
+    error_code ec;
+    co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec || stopped_) co_return;
+    metrics_.TakeSample();
+  }
+}
+
+void HttpServer::Impl::Stop() {
+  if (!started_ || stopped_.exchange(true)) return;
+  asio::post(ioc_, [this] {
+    error_code ec;
+    acceptor_.close(ec);
+  });
+  ioc_.stop();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+}
+
+HttpServer::HttpServer(HttpOptions options, HttpDeps deps)
+    : impl_(std::make_unique<Impl>(std::move(options), deps)) {}
+HttpServer::~HttpServer() {
+  Stop();
+}
+Status HttpServer::Start() {
+  return impl_->Start();
+}
+void HttpServer::Stop() {
+  impl_->Stop();
+}
+int HttpServer::port() const {
+  return impl_->port();
+}
+
+}  // namespace cycas::api::http

@@ -1,0 +1,78 @@
+// HttpServer: the HTTP/1.1 front-end — Bazel's HTTP cache layout (/cas/, /ac/),
+// Prometheus metrics (/metrics) and the live status page (/status,
+// /status.json). See docs/http.md for the protocol, limits and codes.
+//
+// Built on Boost.Beast: a fixed pool of threads runs one io_context; each
+// connection is a coroutine on its own strand, so thousands of idle keep-alive
+// connections cost only their coroutine frame and a small buffer. Storage calls
+// block the calling pool thread (the pool size is configurable). Request bodies
+// are streamed into the store chunk by chunk and responses are streamed from
+// it, so neither an upload nor a slow reader makes the server hold a whole blob.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cas/action_cache.h"
+#include "cas/cas_store.h"
+#include "cas/memory_blob_store.h"
+#include "cas/record_store.h"
+#include "engine/engine.h"
+#include "util/config.h"
+#include "util/status.h"
+
+namespace cycas::api::http {
+
+struct HttpOptions {
+  std::string listen = "127.0.0.1:8080";
+  uint64_t max_header_size = 16 * 1024;                   // 431 beyond
+  uint64_t max_body_size = uint64_t{4} << 30;             // 413 beyond
+  std::chrono::milliseconds idle_timeout{60'000};         // keep-alive wait / header read
+  std::chrono::milliseconds slow_client_timeout{30'000};  // longest stall in a body read or write
+  bool ac_strict = false;
+  int threads = 16;
+  // Directory for spool files of bodies whose size or hash is not known up
+  // front (chunked or zstd-encoded uploads, large action-cache values).
+  std::string spool_dir = ".";
+  uint64_t zstd_max_blob = 16ull << 20;  // 0 disables zstd alternates
+  uint64_t ram_capacity = 0;             // for the status page
+  // First path segments that hold generic key-value namespaces (ccache's
+  // default layouts, sccache's WebDAV backend).
+  std::vector<std::string> kv_namespaces = {"ccache", "sccache"};
+};
+
+// Reads the http.* options (and server.data_dir for spooling).
+HttpOptions HttpOptionsFromConfig(const Config& config);
+
+// What the front-end serves from; nothing is owned. `ram` and `engine` may be null.
+struct HttpDeps {
+  CasStore* cas = nullptr;
+  ActionCache* action_cache = nullptr;
+  RecordStore* records = nullptr;
+  engine::Engine* engine = nullptr;
+  MemoryBlobStore* ram = nullptr;
+};
+
+class HttpServer {
+ public:
+  HttpServer(HttpOptions options, HttpDeps deps);
+  ~HttpServer();
+
+  // Binds, listens and starts the thread pool. UNAVAILABLE naming the address on failure.
+  Status Start();
+  // Stops accepting, closes connections and joins the threads. Idempotent.
+  void Stop();
+  // The bound port (the real one when listening on port 0).
+  int port() const;
+
+  // Opaque here (keeps Beast out of this header); public so the connection code can name it.
+  class Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cycas::api::http

@@ -1,0 +1,134 @@
+#include "api/reapi/action_cache_service.h"
+
+#include <algorithm>
+
+#include "api/grpc_status.h"
+#include "api/reapi/digest_functions.h"
+
+namespace cycas::api::reapi {
+
+namespace {
+
+// Room kept free in a GetActionResult response beyond the inlined bytes.
+constexpr size_t kInlineMargin = size_t{64} << 10;
+
+}  // namespace
+
+void ActionCacheService::Inline(const v2::GetActionResultRequest& request, DigestFunction fn,
+                                v2::ActionResult* result) {
+  size_t limit = options_->max_message_bytes > 2 * kInlineMargin
+                     ? options_->max_message_bytes - kInlineMargin
+                     : options_->max_message_bytes / 2;
+  size_t used = result->ByteSizeLong();
+  // Reads one blob into `out` if it fits in what is left; inlining is a hint
+  // the server may decline, so every failure just leaves the field as it was.
+  auto fill = [&](const v2::Digest& proto, std::string* out) {
+    auto d = DigestFromProto(proto, fn, "");
+    if (!d.ok() || d->size_bytes() + used + 16 > limit) return;
+    auto bytes = cas_->ReadAll(*d, limit - used);
+    if (!bytes.ok()) return;
+    used += bytes->size() + 16;
+    *out = std::move(*bytes);
+  };
+  if (request.inline_stdout() && result->has_stdout_digest() && result->stdout_raw().empty()) {
+    fill(result->stdout_digest(), result->mutable_stdout_raw());
+  }
+  if (request.inline_stderr() && result->has_stderr_digest() && result->stderr_raw().empty()) {
+    fill(result->stderr_digest(), result->mutable_stderr_raw());
+  }
+  if (request.inline_output_files_size() > 0) {
+    const auto& wanted = request.inline_output_files();
+    for (auto& f : *result->mutable_output_files()) {
+      if (!f.contents().empty()) continue;
+      if (std::find(wanted.begin(), wanted.end(), f.path()) == wanted.end()) continue;
+      fill(f.digest(), f.mutable_contents());
+    }
+  }
+}
+
+grpc::Status ActionCacheService::GetActionResult(grpc::ServerContext*,
+                                                 const v2::GetActionResultRequest* request,
+                                                 v2::ActionResult* response) {
+  Status st = options_->instances.Check(request->instance_name());
+  if (!st.ok()) return ToGrpcStatus(st);
+  auto fn = ResolveDigestFunction(request->digest_function(), request->action_digest().hash());
+  if (!fn.ok()) return ToGrpcStatus(fn.status());
+  auto action = DigestFromProto(request->action_digest(), *fn, "action_digest");
+  if (!action.ok()) return ToGrpcStatus(action.status());
+  // NOT_FOUND both for a miss and for a result whose blobs are gone.
+  auto result = cache_->Get(request->instance_name(), *action);
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  *response = std::move(*result);
+  Inline(*request, *fn, response);
+  return grpc::Status::OK;
+}
+
+Result<std::vector<std::string>> ActionCacheService::MissingBlobs(const v2::ActionResult& result,
+                                                                  DigestFunction fn, size_t limit) {
+  std::vector<std::string> missing;
+  auto check = [&](const v2::Digest& proto, const std::string& what) -> Result<bool> {
+    ASSIGN_OR_RETURN(Digest d, DigestFromProto(proto, fn, what));
+    ASSIGN_OR_RETURN(bool present, cas_->Contains(d));
+    if (!present && missing.size() < limit) missing.push_back(d.ToString() + " (" + what + ")");
+    return present;
+  };
+  for (const auto& f : result.output_files()) RETURN_IF_ERROR(check(f.digest(), f.path()).status());
+  if (result.has_stdout_digest()) RETURN_IF_ERROR(check(result.stdout_digest(), "stdout").status());
+  if (result.has_stderr_digest()) RETURN_IF_ERROR(check(result.stderr_digest(), "stderr").status());
+  for (const auto& dir : result.output_directories()) {
+    std::string what = dir.path().empty() ? "output directory tree" : dir.path() + " (tree)";
+    ASSIGN_OR_RETURN(bool present, check(dir.tree_digest(), what));
+    if (!present) continue;
+    ASSIGN_OR_RETURN(Digest tree_digest, DigestFromProto(dir.tree_digest(), fn, what));
+    ASSIGN_OR_RETURN(std::string bytes,
+                     cas_->ReadAll(tree_digest, ActionCache::Options{}.max_tree_bytes));
+    v2::Tree tree;
+    if (!tree.ParseFromString(bytes)) {
+      return Status::InvalidArgument("output directory " + what + ": tree_digest " +
+                                     tree_digest.ToString() + " is not an encoded Tree");
+    }
+    auto check_dir = [&](const v2::Directory& d) -> Status {
+      for (const auto& f : d.files())
+        RETURN_IF_ERROR(check(f.digest(), dir.path() + "/" + f.name()).status());
+      return Status::Ok();
+    };
+    RETURN_IF_ERROR(check_dir(tree.root()));
+    for (const auto& child : tree.children()) RETURN_IF_ERROR(check_dir(child));
+  }
+  return missing;
+}
+
+grpc::Status ActionCacheService::UpdateActionResult(grpc::ServerContext*,
+                                                    const v2::UpdateActionResultRequest* request,
+                                                    v2::ActionResult* response) {
+  if (!options_->action_cache_update_enabled) {
+    return ToGrpcStatus(Status(StatusCode::kPermissionDenied,
+                               "this server does not accept action cache updates "
+                               "(reapi.action_cache_update = false)"));
+  }
+  Status st = options_->instances.Check(request->instance_name());
+  if (!st.ok()) return ToGrpcStatus(st);
+  auto fn = ResolveDigestFunction(request->digest_function(), request->action_digest().hash());
+  if (!fn.ok()) return ToGrpcStatus(fn.status());
+  auto action = DigestFromProto(request->action_digest(), *fn, "action_digest");
+  if (!action.ok()) return ToGrpcStatus(action.status());
+  const v2::ActionResult& result = request->action_result();
+  st = ActionCache::Validate(result, *fn);
+  if (!st.ok()) return ToGrpcStatus(st.WithContext("action_result"));
+  if (options_->action_cache_require_complete) {
+    constexpr size_t kListed = 20;
+    auto missing = MissingBlobs(result, *fn, kListed);
+    if (!missing.ok()) return ToGrpcStatus(missing.status().WithContext("action_result"));
+    if (!missing->empty()) {
+      std::string msg = "action_result references blobs the CAS does not have; upload them first:";
+      for (const auto& m : *missing) msg += " " + m + ";";
+      return ToGrpcStatus(Status::FailedPrecondition(msg));
+    }
+  }
+  st = cache_->Put(request->instance_name(), *action, result);
+  if (!st.ok()) return ToGrpcStatus(st);
+  *response = result;
+  return grpc::Status::OK;
+}
+
+}  // namespace cycas::api::reapi

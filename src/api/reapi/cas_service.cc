@@ -1,0 +1,302 @@
+#include "api/reapi/cas_service.h"
+
+#include <algorithm>
+#include <deque>
+#include <set>
+
+#include "api/grpc_status.h"
+#include "api/reapi/digest_functions.h"
+#include "api/reapi/rpc_status.h"
+#include "api/reapi/zstd_codec.h"
+#include "cas/action_cache.h"
+#include "digest/hex.h"
+
+namespace cycas::api::reapi {
+
+namespace {
+
+// Blobs smaller than this are returned uncompressed even when the client
+// accepts zstd: the frame overhead would eat the gain.
+constexpr size_t kMinCompressSize = 64;
+// Room kept free in a response for framing, digests and statuses.
+constexpr size_t kResponseMargin = size_t{64} << 10;
+
+std::string Field(std::string_view name, int index) {
+  return std::string(name) + "[" + std::to_string(index) + "]";
+}
+
+bool AcceptsZstd(const v2::BatchReadBlobsRequest& request) {
+  for (int c : request.acceptable_compressors()) {
+    if (c == v2::Compressor::ZSTD) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+grpc::Status CasService::FindMissingBlobs(grpc::ServerContext*,
+                                          const v2::FindMissingBlobsRequest* request,
+                                          v2::FindMissingBlobsResponse* response) {
+  Status st = options_->instances.Check(request->instance_name());
+  if (!st.ok()) return ToGrpcStatus(st);
+  auto fn = ResolveDigestFunction(request->digest_function(), request->blob_digests_size() > 0
+                                                                  ? request->blob_digests(0).hash()
+                                                                  : "");
+  if (!fn.ok()) return ToGrpcStatus(fn.status());
+  for (int i = 0; i < request->blob_digests_size(); i++) {
+    const auto& proto = request->blob_digests(i);
+    auto digest = DigestFromProto(proto, *fn, Field("blob_digests", i));
+    if (!digest.ok()) return ToGrpcStatus(digest.status());
+    // Contains() touches what it finds, so a blob reported present stays for
+    // the build that relies on it.
+    auto present = cas_->Contains(*digest);
+    if (!present.ok()) return ToGrpcStatus(present.status().WithContext(Field("blob_digests", i)));
+    if (!*present) *response->add_missing_blob_digests() = proto;
+  }
+  return grpc::Status::OK;
+}
+
+Status CasService::UpdateOne(const v2::BatchUpdateBlobsRequest::Request& blob, DigestFunction fn,
+                             int index) {
+  ASSIGN_OR_RETURN(Digest digest,
+                   DigestFromProto(blob.digest(), fn, Field("requests", index) + ".digest"));
+  RETURN_IF_ERROR(cas_->CheckDigest(digest));
+  const std::string& data = blob.data();
+  switch (blob.compressor()) {
+    case v2::Compressor::IDENTITY:
+      if (data.size() != digest.size_bytes()) {
+        return Status::InvalidArgument("blob " + digest.ToString() + ": data is " +
+                                       std::to_string(data.size()) + " bytes, the digest says " +
+                                       std::to_string(digest.size_bytes()));
+      }
+      return cas_->Put(digest, data);
+    case v2::Compressor::ZSTD: {
+      auto writer = cas_->OpenWrite(digest);
+      if (!writer.ok()) {
+        return writer.status().code() == StatusCode::kAlreadyExists ? Status::Ok()
+                                                                    : writer.status();
+      }
+      // Decompressed straight into the verifying writer, bounded by the digest's size.
+      ZstdDecompressor decoder(digest.size_bytes());
+      Status st =
+          decoder.Feed({reinterpret_cast<const uint8_t*>(data.data()), data.size()},
+                       [&](std::span<const uint8_t> out) { return (*writer)->Append(out); });
+      if (st.ok()) st = decoder.Finish();
+      if (!st.ok()) {
+        (*writer)->Abort();
+        return Status(st.code(), "blob " + digest.ToString() + ": " + st.message());
+      }
+      return (*writer)->Commit();
+    }
+    default:
+      return Status::InvalidArgument(Field("requests", index) + ".compressor " +
+                                     std::to_string(static_cast<int>(blob.compressor())) +
+                                     " is not supported (IDENTITY and ZSTD are)");
+  }
+}
+
+grpc::Status CasService::BatchUpdateBlobs(grpc::ServerContext*,
+                                          const v2::BatchUpdateBlobsRequest* request,
+                                          v2::BatchUpdateBlobsResponse* response) {
+  Status st = options_->instances.Check(request->instance_name());
+  if (!st.ok()) return ToGrpcStatus(st);
+  auto fn = ResolveDigestFunction(
+      request->digest_function(),
+      request->requests_size() > 0 ? request->requests(0).digest().hash() : "");
+  if (!fn.ok()) return ToGrpcStatus(fn.status());
+  uint64_t total = 0;
+  for (const auto& r : request->requests()) total += r.data().size();
+  if (total > static_cast<uint64_t>(options_->max_batch_total_size_bytes)) {
+    return ToGrpcStatus(Status::InvalidArgument(
+        "batch carries " + std::to_string(total) + " bytes of blob data; the limit is " +
+        std::to_string(options_->max_batch_total_size_bytes) +
+        " (Capabilities.max_batch_total_size_bytes): split the batch or use ByteStream"));
+  }
+  for (int i = 0; i < request->requests_size(); i++) {
+    const auto& r = request->requests(i);
+    auto* out = response->add_responses();
+    *out->mutable_digest() = r.digest();
+    *out->mutable_status() = ToRpcStatus(UpdateOne(r, *fn, i));
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status CasService::BatchReadBlobs(grpc::ServerContext*,
+                                        const v2::BatchReadBlobsRequest* request,
+                                        v2::BatchReadBlobsResponse* response) {
+  Status st = options_->instances.Check(request->instance_name());
+  if (!st.ok()) return ToGrpcStatus(st);
+  auto fn = ResolveDigestFunction(request->digest_function(),
+                                  request->digests_size() > 0 ? request->digests(0).hash() : "");
+  if (!fn.ok()) return ToGrpcStatus(fn.status());
+  const auto limit = static_cast<uint64_t>(options_->max_batch_total_size_bytes);
+  uint64_t total = 0;
+  for (const auto& d : request->digests()) {
+    // Sizes are client-chosen: stop summing once over the limit (no overflow).
+    total += d.size_bytes() > 0 ? std::min(static_cast<uint64_t>(d.size_bytes()), limit + 1) : 0;
+    if (total > limit) break;
+  }
+  if (total > limit) {
+    return ToGrpcStatus(
+        Status::InvalidArgument("batch asks for more than the limit of " + std::to_string(limit) +
+                                " bytes of blobs (Capabilities.max_batch_total_size_bytes): split "
+                                "the batch or use ByteStream"));
+  }
+  bool zstd = AcceptsZstd(*request);
+  for (int i = 0; i < request->digests_size(); i++) {
+    const auto& proto = request->digests(i);
+    auto* out = response->add_responses();
+    *out->mutable_digest() = proto;
+    auto digest = DigestFromProto(proto, *fn, Field("digests", i));
+    if (!digest.ok()) {
+      *out->mutable_status() = ToRpcStatus(digest.status());
+      continue;
+    }
+    auto bytes =
+        cas_->ReadAll(*digest, static_cast<uint64_t>(options_->max_batch_total_size_bytes));
+    if (!bytes.ok()) {
+      // Short message for the common miss: a batch may hold thousands of them.
+      *out->mutable_status() = ToRpcStatus(bytes.status().code() == StatusCode::kNotFound
+                                               ? Status::NotFound("blob not found")
+                                               : bytes.status());
+      continue;
+    }
+    if (zstd && bytes->size() >= kMinCompressSize) {
+      auto packed = ZstdCompress(*bytes, options_->zstd_level);
+      if (packed.ok() && packed->size() < bytes->size()) {
+        out->set_data(std::move(*packed));
+        out->set_compressor(v2::Compressor::ZSTD);
+        out->mutable_status();
+        continue;
+      }
+    }
+    out->set_data(std::move(*bytes));
+    out->mutable_status();
+  }
+  size_t size = response->ByteSizeLong();
+  if (size > options_->max_message_bytes) {
+    response->Clear();
+    return ToGrpcStatus(Status::InvalidArgument("the response would be " + std::to_string(size) +
+                                                " bytes, over the gRPC message limit of " +
+                                                std::to_string(options_->max_message_bytes) +
+                                                ": split the batch"));
+  }
+  return grpc::Status::OK;
+}
+
+std::string FormatTreePageToken(const TreePageToken& token) {
+  return std::to_string(token.skip) + ":" + token.next_hash;
+}
+
+Result<TreePageToken> ParseTreePageToken(std::string_view text) {
+  auto bad = [&](const std::string& why) {
+    return Status::InvalidArgument("page_token is not one this server issued: " + why);
+  };
+  size_t colon = text.find(':');
+  if (colon == std::string_view::npos || colon == 0 || colon > 19)
+    return bad("no '<count>:' prefix");
+  std::string_view count = text.substr(0, colon);
+  if (count.size() > 1 && count[0] == '0') return bad("count has a leading zero");
+  uint64_t skip = 0;
+  for (char c : count) {
+    if (c < '0' || c > '9') return bad("count is not decimal");
+    skip = skip * 10 + static_cast<uint64_t>(c - '0');
+  }
+  std::string_view hash = text.substr(colon + 1);
+  HashBytes bytes;
+  if (!HexDecodeTo(hash, bytes).ok()) return bad("hash is not 64 lowercase hex characters");
+  return TreePageToken{skip, std::string(hash)};
+}
+
+grpc::Status CasService::GetTree(grpc::ServerContext* context, const v2::GetTreeRequest* request,
+                                 grpc::ServerWriter<v2::GetTreeResponse>* writer) {
+  Status st = options_->instances.Check(request->instance_name());
+  if (!st.ok()) return ToGrpcStatus(st);
+  auto fn = ResolveDigestFunction(request->digest_function(), request->root_digest().hash());
+  if (!fn.ok()) return ToGrpcStatus(fn.status());
+  auto root = DigestFromProto(request->root_digest(), *fn, "root_digest");
+  if (!root.ok()) return ToGrpcStatus(root.status());
+  if (request->page_size() < 0) {
+    return ToGrpcStatus(Status::InvalidArgument("page_size must be >= 0, got " +
+                                                std::to_string(request->page_size())));
+  }
+  int page_limit = options_->get_tree_max_page;
+  if (request->page_size() > 0 && request->page_size() < page_limit)
+    page_limit = request->page_size();
+  std::optional<TreePageToken> token;
+  if (!request->page_token().empty()) {
+    auto t = ParseTreePageToken(request->page_token());
+    if (!t.ok()) return ToGrpcStatus(t.status());
+    token = *t;
+  }
+  const size_t byte_budget = options_->max_message_bytes > 2 * kResponseMargin
+                                 ? options_->max_message_bytes - kResponseMargin
+                                 : options_->max_message_bytes / 2;
+
+  // Breadth-first over distinct directories, in the order their parents list
+  // them; the order is deterministic, so a page token (a count of directories
+  // already sent plus the next one's hash, as a check) resumes it exactly.
+  std::deque<Digest> queue{*root};
+  std::set<Digest> seen{*root};  // ordered: digests here are client-chosen
+  uint64_t index = 0;            // directories found so far
+  v2::GetTreeResponse page;
+  size_t page_bytes = 0;
+  bool first = true;
+  while (!queue.empty()) {
+    if (context->IsCancelled())
+      return grpc::Status(grpc::StatusCode::CANCELLED, "client cancelled");
+    Digest d = queue.front();
+    queue.pop_front();
+    auto bytes = cas_->ReadAll(d, byte_budget);
+    v2::Directory dir;
+    if (!bytes.ok() || !dir.ParseFromString(*bytes)) {
+      if (first) {
+        if (!bytes.ok() && bytes.status().code() == StatusCode::kNotFound) {
+          return ToGrpcStatus(
+              Status::NotFound("root directory " + d.ToString() + " is not in the CAS"));
+        }
+        if (!bytes.ok())
+          return ToGrpcStatus(bytes.status().WithContext("root directory " + d.ToString()));
+        return ToGrpcStatus(Status::InvalidArgument("root_digest " + d.ToString() +
+                                                    " is not an encoded Directory"));
+      }
+      if (!bytes.ok() && bytes.status().code() != StatusCode::kNotFound &&
+          bytes.status().code() != StatusCode::kResourceExhausted) {
+        return ToGrpcStatus(bytes.status().WithContext("directory " + d.ToString()));
+      }
+      // The spec: the portion of the tree that is present is returned, the
+      // rest (missing or unreadable subdirectories) omitted.
+      continue;
+    }
+    first = false;
+    for (const auto& child : dir.directories()) {
+      auto cd = DigestFromProto(child.digest(), *fn, "directory");
+      if (cd.ok() && seen.insert(*cd).second) queue.push_back(*cd);
+    }
+    uint64_t i = index++;
+    if (token && i < token->skip) continue;
+    if (token && i == token->skip && d.hex() != token->next_hash) {
+      return ToGrpcStatus(
+          Status::InvalidArgument("page_token does not match this tree (it was issued for another "
+                                  "root, or the tree changed)"));
+    }
+    size_t dir_bytes = bytes->size() + 8;
+    if (page.directories_size() > 0 &&
+        (page.directories_size() >= page_limit || page_bytes + dir_bytes > byte_budget)) {
+      page.set_next_page_token(FormatTreePageToken({i, d.hex()}));
+      if (!writer->Write(page))
+        return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
+      page.Clear();
+      page_bytes = 0;
+    }
+    *page.add_directories() = std::move(dir);
+    page_bytes += dir_bytes;
+  }
+  if (token && index <= token->skip) {
+    return ToGrpcStatus(Status::InvalidArgument("page_token points past the end of this tree"));
+  }
+  if (!writer->Write(page)) return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
+  return grpc::Status::OK;
+}
+
+}  // namespace cycas::api::reapi

@@ -1,0 +1,50 @@
+// REAPI ContentAddressableStorage: FindMissingBlobs, BatchUpdateBlobs,
+// BatchReadBlobs and GetTree over the CAS layer (CasStore), which verifies
+// every upload, answers for the empty blob, and collapses concurrent uploads.
+//
+// The CAS is shared by all instance names (content addressing makes that safe);
+// the instance name is still validated and must be one the server serves.
+#pragma once
+
+#include "api/reapi/reapi_options.h"
+#include "build/bazel/remote/execution/v2/remote_execution.grpc.pb.h"
+#include "cas/cas_store.h"
+
+namespace cycas::api::reapi {
+
+namespace v2 = build::bazel::remote::execution::v2;
+
+class CasService final : public v2::ContentAddressableStorage::Service {
+ public:
+  CasService(CasStore* cas, const ReapiOptions* options) : cas_(cas), options_(options) {}
+
+  grpc::Status FindMissingBlobs(grpc::ServerContext* context,
+                                const v2::FindMissingBlobsRequest* request,
+                                v2::FindMissingBlobsResponse* response) override;
+  grpc::Status BatchUpdateBlobs(grpc::ServerContext* context,
+                                const v2::BatchUpdateBlobsRequest* request,
+                                v2::BatchUpdateBlobsResponse* response) override;
+  grpc::Status BatchReadBlobs(grpc::ServerContext* context,
+                              const v2::BatchReadBlobsRequest* request,
+                              v2::BatchReadBlobsResponse* response) override;
+  grpc::Status GetTree(grpc::ServerContext* context, const v2::GetTreeRequest* request,
+                       grpc::ServerWriter<v2::GetTreeResponse>* writer) override;
+
+ private:
+  // Stores one blob of a batch: verified, decompressed when `compressor` is ZSTD.
+  Status UpdateOne(const v2::BatchUpdateBlobsRequest::Request& blob, DigestFunction fn, int index);
+
+  CasStore* cas_;
+  const ReapiOptions* options_;
+};
+
+// GetTree's page token: "<directories already sent>:<hex of the next directory's hash>".
+// Exposed for tests.
+struct TreePageToken {
+  uint64_t skip = 0;
+  std::string next_hash;
+};
+std::string FormatTreePageToken(const TreePageToken& token);
+Result<TreePageToken> ParseTreePageToken(std::string_view text);
+
+}  // namespace cycas::api::reapi

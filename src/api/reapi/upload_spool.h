@@ -1,0 +1,207 @@
+// UploadSpool: what makes ByteStream writes resumable — across calls and
+// across a restart of the server.
+//
+// A ByteStream Write streams straight into the CAS (hashed and verified on the
+// way); the spool keeps a copy of the uncompressed bytes received so far, so
+// that when the stream breaks before `finish_write` the prefix is not lost: it
+// is flushed and fdatasync'ed, and a small metadata file records its length and
+// whose upload it is. QueryWriteStatus reports that length, and a later Write
+// with that `write_offset` replays the prefix into a new CAS writer and carries
+// on — in the same process or after a restart, within the retention time.
+//
+// The copy costs almost nothing for the common case: the first `buffer_bytes`
+// of an upload stay in memory and reach a file only if the upload is longer or
+// breaks, so small blobs that upload in one go never touch the spool's disk.
+// Longer uploads are written to the file in `buffer_bytes` pieces, without
+// syncing, by the spool's writer thread (the stream's thread only hands a full
+// buffer over and goes on); the file is synced only when the stream breaks. A spool that reaches
+// `max_bytes` stops being kept (that upload is then resumable only from 0).
+//
+// Files live in one directory (server.data_dir/uploads/): per upload
+// `<id>.data` (the prefix) and `<id>.meta` (format below), where <id> is the
+// SHA-256 of the upload key. At Open, data past the recorded length (written
+// but never synced) is truncated, and files without valid metadata or older
+// than the retention are removed; a background sweep keeps removing expired
+// uploads and the oldest ones when the spool holds more than `max_bytes` (or
+// more than `max_uploads` prefixes).
+//
+// .meta format (text, written to a temporary name, synced, renamed):
+//   line 1: "cycas-upload v1"
+//   line 2: length of the durable prefix in bytes (decimal)
+//   line 3: the blob's digest, Digest::ToString()
+//   rest:   the upload key (WriteResource::UploadKey()), raw
+//
+// Thread-safe. One Write stream at a time may hold an upload (Acquire).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <thread>
+
+#include "cas/blob_store.h"
+#include "digest/digest.h"
+#include "util/status.h"
+
+namespace cycas::api::reapi {
+
+// One upload's handover to the spool's writer thread.
+struct FlushState {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool busy = false;  // a buffer is being written
+  Status error;       // the first write error
+  std::string spare;  // the written buffer, handed back for reuse
+};
+
+class UploadSpool {
+ public:
+  struct Options {
+    std::string dir;
+    // How long a broken upload's prefix is kept. Zero disables keeping
+    // prefixes (uploads are then resumable only from offset 0).
+    std::chrono::milliseconds retention{std::chrono::hours(1)};
+    // Bytes all kept prefixes may use together; also the largest single prefix.
+    uint64_t max_bytes = uint64_t{4} << 30;
+    // Most kept prefixes at once (oldest removed first beyond it).
+    size_t max_uploads = 10000;
+    // Bytes of an upload held in memory before the spool file is written.
+    size_t buffer_bytes = size_t{1} << 20;
+  };
+
+  // The state of one upload while a Write stream holds it.
+  class Upload {
+   public:
+    ~Upload();
+    Upload(const Upload&) = delete;
+    Upload& operator=(const Upload&) = delete;
+
+    // Length of the prefix kept from earlier streams (0 for a new upload).
+    uint64_t durable_size() const { return base_; }
+    // Bytes of the blob received so far: the kept prefix plus this stream's.
+    uint64_t size() const { return base_ + pending_; }
+
+    // Forgets the kept prefix: the client restarted at offset 0.
+    Status Reset();
+    // Keeps only the first `size` bytes of the kept prefix (size <= durable_size()):
+    // the client resumed from an earlier offset than the one kept, which is
+    // harmless because every copy of a prefix of one blob holds the same bytes.
+    Status TruncateTo(uint64_t size);
+    // Streams the kept prefix into `writer` (a new CAS writer for the blob).
+    Status ReplayTo(BlobWriter& writer);
+    // Keeps a copy of the next bytes of the blob.
+    Status Append(std::span<const uint8_t> data);
+    // The stream ended before finish_write: makes everything received durable
+    // and queryable. With retention 0 this forgets the upload instead.
+    Status Persist();
+    // The upload is over (committed, or failed for good): removes its files.
+    void Discard();
+
+   private:
+    friend class UploadSpool;
+    Upload(UploadSpool* spool, std::string key, std::string id, Digest digest, uint64_t base,
+           std::shared_ptr<std::atomic<uint64_t>> live);
+    // Hands the buffer to the spool's writer thread; with `wait`, returns once
+    // everything handed over is in the file (or failed).
+    Status Flush(bool wait);
+    Status WaitFlush();
+    Status EnsureFile();
+    void CloseFile();  // waits for the writer thread first
+
+    UploadSpool* spool_;
+    std::string key_;
+    std::string id_;
+    Digest digest_;
+    uint64_t base_;         // durable prefix length at acquisition (or after Reset)
+    uint64_t pending_ = 0;  // bytes appended by this stream
+    uint64_t in_file_ = 0;  // bytes in the .data file (durable or not)
+    std::shared_ptr<std::atomic<uint64_t>> live_;  // shared with the spool's entry, for Query
+    std::shared_ptr<FlushState> flush_;
+    std::string buffer_;
+    int fd_ = -1;
+    bool keeping_ = true;    // false once the prefix outgrew max_bytes
+    bool finished_ = false;  // Persist()ed or Discard()ed
+  };
+
+  static Result<std::unique_ptr<UploadSpool>> Open(Options options);
+  ~UploadSpool();
+
+  // Takes the upload named `key` for one Write stream. UNAVAILABLE when
+  // another stream holds it (the client retries once that stream has ended).
+  Result<std::unique_ptr<Upload>> Acquire(const std::string& key, const Digest& digest);
+
+  struct Progress {
+    uint64_t committed_size;
+    bool active;  // a stream is writing it now
+  };
+  // The bytes received for `key`: live for an active upload, else the kept
+  // prefix. NOT_FOUND when the spool knows nothing of it.
+  Result<Progress> Query(const std::string& key);
+
+  // Removes a kept prefix (e.g. the blob turned out to exist already).
+  void Forget(const std::string& key);
+
+  // Removes expired prefixes and, oldest first, prefixes beyond max_bytes or
+  // max_uploads. Runs periodically and after every kept prefix.
+  void Sweep();
+
+  // Number of kept (not active) prefixes and their total bytes, for tests and status.
+  size_t kept_count();
+  uint64_t kept_bytes();
+
+ private:
+  struct Entry {
+    Digest digest;
+    uint64_t durable = 0;
+    std::chrono::system_clock::time_point updated;
+    bool active = false;
+    // While active: bytes received so far, updated by the Upload without the lock.
+    std::shared_ptr<std::atomic<uint64_t>> live;
+  };
+
+  explicit UploadSpool(Options options);
+  Status Recover();
+  void JanitorLoop();
+  std::string PathOf(const std::string& id, const char* ext) const;
+  void RemoveFiles(const std::string& id);
+  static std::string IdOf(const std::string& key);
+  Status WriteMeta(const std::string& id, const std::string& key, const Digest& digest,
+                   uint64_t size);
+
+  // Called by Upload when its stream ends.
+  void Release(const std::string& key, std::optional<uint64_t> kept_size);
+
+  // Copies reach the files on one writer thread, so a Write stream's thread
+  // only hands buffers over (at most one in flight per upload).
+  struct WriteJob {
+    int fd;
+    uint64_t offset;
+    std::string data;
+    std::shared_ptr<FlushState> state;
+    std::string path;
+  };
+  void Submit(WriteJob job);
+  void WriterLoop();
+
+  Options options_;
+  std::mutex mu_;
+  std::map<std::string, Entry> entries_;  // by upload key
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread janitor_;
+  std::mutex jobs_mu_;
+  std::condition_variable jobs_cv_;
+  std::deque<WriteJob> jobs_;
+  bool writer_stop_ = false;
+  std::thread writer_;
+};
+
+}  // namespace cycas::api::reapi
