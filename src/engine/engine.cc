@@ -191,7 +191,7 @@ class EngineWriter final : public ObjectWriter {
       if (stripe_->sync_failures() != sync_failures_at_start_) {
         // The header is in the directory, but fragments written before the
         // failure may be gone: take the object back before refusing it.
-        (void)engine_->Remove(key_);
+        (void)engine_->AppendTombstone(stripe_, key_, EntryType::kObject);  // we hold the slot
         return Status::Unavailable("a storage sync failed during the upload; retry");
       }
       if (!stripe_->ContainsObject(key_)) {
@@ -406,9 +406,17 @@ Status Engine::Put(const Key& key, std::span<const uint8_t> data, RecordKind kin
 Status Engine::Remove(const Key& key, RecordKind kind) {
   Stripe* s = StripeFor(key);
   EntryType type = kind == RecordKind::kRecord ? EntryType::kRecord : EntryType::kObject;
-  ASSIGN_OR_RETURN(auto loc, s->Append(DocType::kTombstone, key, key, 0, {}, true,
-                                       static_cast<uint8_t>(type)));
-  return s->Wait(loc.batch);
+  // An object's removal holds its write slot, so a copy-forward in progress
+  // cannot put the object back after the tombstone.
+  if (kind == RecordKind::kObject) RETURN_IF_ERROR(s->AcquireWriteSlot(key, options_.writer_wait));
+  Status st = AppendTombstone(s, key, type);
+  if (kind == RecordKind::kObject) s->EndObjectWrite(key);
+  return st;
+}
+
+Status Engine::AppendTombstone(Stripe* s, const Key& key, EntryType type) {
+  auto loc = s->Append(DocType::kTombstone, key, key, 0, {}, true, static_cast<uint8_t>(type));
+  return loc.ok() ? s->Wait(loc->batch) : loc.status();
 }
 
 bool Engine::ContainsAndTouch(const Key& key) {
@@ -445,14 +453,15 @@ Status Engine::CopyForward(const Key& key) {
   if (!doc.ok()) return doc.status();
   EngineReader reader(s, key, e, std::move(*doc), &stats_);
   RETURN_IF_ERROR(reader.Validate());
-  // The write slot is taken directly: the object is present, so OpenWrite would refuse.
-  RETURN_IF_ERROR(s->BeginObjectWrite(key, std::chrono::milliseconds(0)).code() ==
-                          StatusCode::kAlreadyExists
-                      ? Status::Ok()
-                      : Status::Unavailable("busy"));
-  // BeginObjectWrite did not register the key (it reported ALREADY_EXISTS), so the
-  // writer is unregistered; a concurrent fresh upload of a present key is refused anyway.
-  EngineWriter w(this, s, key, RecordKind::kObject, /*registered=*/false, /*rewrite=*/true);
+  // Hold the key's write slot, then check the object is still the copy we read:
+  // a removal or a rewrite that got in first wins.
+  if (!s->AcquireWriteSlot(key, std::chrono::milliseconds(0)).ok()) return Status::Unavailable("busy");
+  DirEntry now{};
+  if (!s->ContainsObject(key, &now) || now.offset != e.offset || now.cycle != e.cycle) {
+    s->EndObjectWrite(key);
+    return Status::Ok();
+  }
+  EngineWriter w(this, s, key, RecordKind::kObject, /*registered=*/true, /*rewrite=*/true);
   std::vector<uint8_t> buf(1 << 20);
   for (uint64_t off = 0; off < reader.size();) {
     ASSIGN_OR_RETURN(size_t n, reader.Read(off, buf));

@@ -122,6 +122,8 @@ class Engine {
   Stripe* StripeFor(const Key& key) { return stripes_[key.StripeHash() % stripes_.size()].get(); }
   void CopyForwardLoop();
   void QueueCopyForward(const Key& key);
+  // Writes a tombstone; the caller holds the key's write slot for objects.
+  Status AppendTombstone(Stripe* s, const Key& key, EntryType type);
   Status CopyForward(const Key& key);
   Result<std::unique_ptr<ObjectWriter>> NewWriter(const Key& key, RecordKind kind, bool rewrite);
 

@@ -223,6 +223,15 @@ Status Stripe::SyncData() {
   return st;
 }
 
+Status Stripe::AcquireWriteSlot(const Key& key, std::chrono::milliseconds wait) {
+  std::unique_lock lk(mu_);
+  bool free = open_cv_.wait_for(lk, wait, [&] { return stop_ || !open_writes_.contains(key); });
+  if (stop_) return Status::Unavailable("stripe is closing");
+  if (!free) return Status::Unavailable("another write of this object is in progress; retry later");
+  open_writes_.emplace(key, 1);
+  return Status::Ok();
+}
+
 Status Stripe::BeginObjectWrite(const Key& key, std::chrono::milliseconds wait) {
   std::unique_lock lk(mu_);
   // A second writer of the same object waits for the first: if it commits, the

@@ -101,6 +101,9 @@ class Stripe {
 
   // Open-write table: one writer per object key at a time.
   Status BeginObjectWrite(const Key& key, std::chrono::milliseconds wait);
+  // Takes the key's write slot whether or not the object is present (removal and
+  // copy-forward must not interleave with each other or with an upload).
+  Status AcquireWriteSlot(const Key& key, std::chrono::milliseconds wait);
   void EndObjectWrite(const Key& key);
 
   bool NearEviction(const DirEntry& entry, double fraction);
