@@ -117,8 +117,10 @@ bool Stripe::ContainsObject(const Key& key, DirEntry* entry, double fraction,
 void Stripe::DropEntry(const Key& key, EntryType type, const DirEntry& entry) {
   std::lock_guard lk(mu_);
   auto e = dir_.Find(key, type, clock_);
-  if (e && e->offset == entry.offset && e->cycle == entry.cycle) dir_.Remove(key, type, clock_);
-  if (type == EntryType::kObject && e && e->multi) {
+  // Only the copy that failed: a newer copy (copy-forward, re-upload) stays.
+  if (!e || e->offset != entry.offset || e->cycle != entry.cycle) return;
+  dir_.Remove(key, type, clock_);
+  if (type == EntryType::kObject && e->multi) {
     dir_.Remove(key.FragmentKey(0), EntryType::kFragment, clock_);
   }
 }
