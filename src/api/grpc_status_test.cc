@@ -30,11 +30,8 @@ TEST(GrpcStatusTest, CodesNamedTheSameOnBothSides) {
             grpc::StatusCode::FAILED_PRECONDITION);
 }
 
-TEST(GrpcStatusTest, OutOfRangeCodeFromPeerBecomesUnknown) {
-  Status st = FromGrpcStatus(grpc::Status(static_cast<grpc::StatusCode>(99), "odd"));
-  EXPECT_EQ(st.code(), StatusCode::kUnknown);
-  EXPECT_EQ(st.message(), "odd");
-}
+// (No test with an out-of-range grpc::StatusCode: building one is itself
+// undefined behaviour, which UBSan rightly rejects in the sanitizer pass.)
 
 }  // namespace
 }  // namespace cycas::api
