@@ -58,7 +58,9 @@ uint64_t ResidentBytes() {
 double ProcessCpuSeconds() {
   rusage u{};
   ::getrusage(RUSAGE_SELF, &u);
-  auto sec = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6; };
+  auto sec = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6;
+  };
   return sec(u.ru_utime) + sec(u.ru_stime);
 }
 
@@ -74,11 +76,21 @@ double Baseline::Mean(RawFigure f) const {
   double sum = 0;
   for (const auto& s : samples_) {
     switch (f) {
-      case RawFigure::kWriteFresh: sum += s.write_fresh_mbps; break;
-      case RawFigure::kWriteOver: sum += s.write_over_mbps; break;
-      case RawFigure::kRead: sum += s.read_mbps; break;
-      case RawFigure::kReadFragment: sum += s.read_fragment_mbps; break;
-      case RawFigure::kSyncWrite: sum += s.sync_write_mbps; break;
+      case RawFigure::kWriteFresh:
+        sum += s.write_fresh_mbps;
+        break;
+      case RawFigure::kWriteOver:
+        sum += s.write_over_mbps;
+        break;
+      case RawFigure::kRead:
+        sum += s.read_mbps;
+        break;
+      case RawFigure::kReadFragment:
+        sum += s.read_fragment_mbps;
+        break;
+      case RawFigure::kSyncWrite:
+        sum += s.sync_write_mbps;
+        break;
     }
   }
   return sum / static_cast<double>(samples_.size());
@@ -88,11 +100,14 @@ void Baseline::Flush(Report& r) {
   if (samples_.empty()) {
     if (!pending_.empty()) r.Note("no raw baseline measured (phase raw not run): ratios left out");
   } else {
-    for (const auto& p : pending_) r.Add(p.section, p.name, "ratio", p.value / Mean(p.of), p.target);
+    for (const auto& p : pending_)
+      r.Add(p.section, p.name, "ratio", p.value / Mean(p.of), p.target);
   }
   pending_.clear();
 }
 
-void RemoveStore(const BenchConfig& c) { ::unlink(c.StorePath().c_str()); }
+void RemoveStore(const BenchConfig& c) {
+  ::unlink(c.StorePath().c_str());
+}
 
 }  // namespace cycas::bench

@@ -23,11 +23,11 @@ namespace cycas::bench {
 inline constexpr uint64_t kKiB = 1024, kMiB = 1024 * kKiB, kGiB = 1024 * kMiB;
 
 struct BenchConfig {
-  std::string dir = "/tmp";     // where the store file (and the raw baseline file) live
+  std::string dir = "/tmp";  // where the store file (and the raw baseline file) live
   bool quick = false;
-  int repeat = 3;               // every figure is measured this many times
+  int repeat = 3;  // every figure is measured this many times
   std::vector<std::string> phases = {"raw", "large", "small", "dir", "zipf"};
-  uint32_t stripes = 0;         // 0: the engine's default (one per core)
+  uint32_t stripes = 0;  // 0: the engine's default (one per core)
   uint64_t seed = 1;
   bool markdown = false;
   bool verbose = false;
@@ -46,18 +46,18 @@ struct BenchConfig {
   uint64_t small_store = 2 * kGiB;
   // 4-6. directory: lookups, RAM per object, restart
   uint64_t objects = 10'000'000;
-  uint32_t tiny_size = 64;          // payload of the objects that fill the directory
+  uint32_t tiny_size = 64;  // payload of the objects that fill the directory
   uint32_t fill_threads = 512;
   double fill_max_seconds = 1800;
-  double dir_load = 0.9;            // target directory occupancy at `objects`
+  double dir_load = 0.9;  // target directory occupancy at `objects`
   double lookup_seconds = 2;
-  int restarts = 3;                 // clean restarts (at least --repeat)
+  int restarts = 3;  // clean restarts (at least --repeat)
   // 7. hit ratio
   uint64_t zipf_store = 1 * kGiB;
   double zipf_alpha = 0.9;
-  double zipf_working_set = 3;      // universe bytes / store ring bytes
+  double zipf_working_set = 3;  // universe bytes / store ring bytes
   uint32_t zipf_min_size = 4 * kKiB, zipf_max_size = 64 * kKiB;
-  uint64_t zipf_requests = 0;       // 0: enough for misses to write ~8 rings
+  uint64_t zipf_requests = 0;  // 0: enough for misses to write ~8 rings
   uint32_t zipf_threads = 8;
   double zipf_max_seconds = 240;
   std::vector<double> cf_fractions = {0, 0.1, 0.25};

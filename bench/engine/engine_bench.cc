@@ -174,15 +174,21 @@ std::string CpuModel() {
 }
 
 std::string FsType(const std::string& dir) {
-  struct statfs s{};
+  struct statfs s {};
   if (::statfs(dir.c_str(), &s) != 0) return "unknown";
   switch (static_cast<unsigned long>(s.f_type)) {
-    case 0xEF53: return "ext2/3/4";
-    case 0x58465342: return "xfs";
-    case 0x9123683E: return "btrfs";
-    case 0x01021994: return "tmpfs";
-    case 0x794c7630: return "overlayfs";
-    case 0x2FC12FC1: return "zfs";
+    case 0xEF53:
+      return "ext2/3/4";
+    case 0x58465342:
+      return "xfs";
+    case 0x9123683E:
+      return "btrfs";
+    case 0x01021994:
+      return "tmpfs";
+    case 0x794c7630:
+      return "overlayfs";
+    case 0x2FC12FC1:
+      return "zfs";
     default: {
       char buf[32];
       std::snprintf(buf, sizeof buf, "0x%lx", static_cast<unsigned long>(s.f_type));
@@ -202,11 +208,13 @@ std::string MachineLine(const BenchConfig& c) {
   char date[64];
   std::time_t now = std::time(nullptr);
   std::strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
-  struct utsname u{};
+  struct utsname u {};
   ::uname(&u);
-  std::string s = std::string("date: ") + date + "\nmachine: " + std::to_string(std::thread::hardware_concurrency()) +
-                  " CPUs (" + CpuModel() + "), Linux " + u.release + "\nstore dir: " + c.dir + " (" +
-                  FsType(c.dir) + ")\n";
+  std::string s = std::string("date: ") + date +
+                  "\nmachine: " + std::to_string(std::thread::hardware_concurrency()) + " CPUs (" +
+                  CpuModel() + "), Linux " + u.release + "\nstore dir: " + c.dir + " (" +
+                  FsType(c.dir) + ")\nflags: repeat " + std::to_string(c.repeat) + ", seed " +
+                  std::to_string(c.seed) + (c.quick ? ", quick" : "") + "\n";
   return s;
 }
 
@@ -232,8 +240,8 @@ int Main(int argc, char** argv) {
       double load = LoadAverage();
       load_min = std::min(load_min, load);
       load_max = std::max(load_max, load);
-      std::fprintf(stderr, "[%6.1fs] repetition %d/%d: %s (load average %.1f)\n", SecondsSince(start),
-                   rep + 1, c.repeat, name, load);
+      std::fprintf(stderr, "[%6.1fs] repetition %d/%d: %s (load average %.1f)\n",
+                   SecondsSince(start), rep + 1, c.repeat, name, load);
       Status st = fn();
       if (!st.ok()) {
         std::fprintf(stderr, "phase %s failed: %s\n", name, st.ToString().c_str());
@@ -250,7 +258,8 @@ int Main(int argc, char** argv) {
       RETURN_IF_ERROR(RunSmallObjectPhase(c, report, base, /*written=*/false));
       return RunSmallObjectPhase(c, report, base, /*written=*/true);
     });
-    if (c.Runs("large") || c.Runs("small")) run("raw", [&] { return RunRawPhase(c, report, base); });
+    if (c.Runs("large") || c.Runs("small"))
+      run("raw", [&] { return RunRawPhase(c, report, base); });
     base.Flush(report);
     run("zipf", [&] { return RunHitRatioPhase(c, report, rep); });
     // Filled once (minutes for 10 M objects); repeats each measurement inside.
@@ -260,7 +269,8 @@ int Main(int argc, char** argv) {
   std::fprintf(stderr, "[%6.1fs] done\n", SecondsSince(start));
   char note[160];
   std::snprintf(note, sizeof note,
-                "1-minute load average at phase starts: %.1f - %.1f on %u CPUs (other work shares the machine)",
+                "1-minute load average at phase starts: %.1f - %.1f on %u CPUs (other work shares "
+                "the machine)",
                 load_min, std::max(load_max, LoadAverage()), std::thread::hardware_concurrency());
   report.Note(note);
   std::printf("%s\n%s", header.c_str(), report.Render(c.markdown).c_str());
@@ -270,4 +280,6 @@ int Main(int argc, char** argv) {
 
 }  // namespace cycas::bench
 
-int main(int argc, char** argv) { return cycas::bench::Main(argc, argv); }
+int main(int argc, char** argv) {
+  return cycas::bench::Main(argc, argv);
+}

@@ -5,10 +5,10 @@
 // The trace: Zipf(alpha 0.9) over a universe of objects whose total size is 3x
 // the store's ring, sizes uniform in 4-64 KiB. Every request does what a
 // cache front-end does: Contains + Touch (Engine::ContainsAndTouch, one
-// directory lookup), then OpenRead (and read it all) on a hit, Put on a miss. The LRU of the same byte capacity (the ring's bytes)
-// replays the same trace in the same run. Warm-up: until LRU misses have
-// written 2 rings' worth (both caches full, the engine's ring wrapped);
-// measured: the following 4 rings' worth of misses.
+// directory lookup), then OpenRead (and read it all) on a hit, Put on a miss. The LRU of the same
+// byte capacity (the ring's bytes) replays the same trace in the same run. Warm-up: until LRU
+// misses have written 2 rings' worth (both caches full, the engine's ring wrapped); measured: the
+// following 4 rings' worth of misses.
 //
 // The trace is replayed by a few threads taking requests in trace order from a
 // shared counter, so the engine sees the LRU's order up to a window of
@@ -36,7 +36,8 @@ struct Trace {
 Trace MakeTrace(const BenchConfig& c, uint64_t ring_bytes, uint64_t seed) {
   Trace t;
   const double mean = (c.zipf_min_size + c.zipf_max_size) / 2.0;
-  const uint64_t items = static_cast<uint64_t>(c.zipf_working_set * static_cast<double>(ring_bytes) / mean);
+  const uint64_t items =
+      static_cast<uint64_t>(c.zipf_working_set * static_cast<double>(ring_bytes) / mean);
   std::mt19937_64 rng(seed);
   t.sizes.resize(items);
   std::uniform_int_distribution<uint32_t> size_dist(c.zipf_min_size, c.zipf_max_size);
@@ -61,7 +62,6 @@ Trace MakeTrace(const BenchConfig& c, uint64_t ring_bytes, uint64_t seed) {
 
 struct Counters {
   uint64_t requests = 0, hits = 0, hit_bytes = 0, req_bytes = 0, put_bytes = 0, errors = 0;
-  double max_put_seconds = 0;
   std::vector<uint32_t> refused_items;
 };
 
@@ -93,7 +93,8 @@ Status RunHitRatioPhase(const BenchConfig& c, Report& r, int rep) {
     ASSIGN_OR_RETURN(auto e, engine::Engine::Open(o));
     if (trace.requests.empty()) {
       ring_bytes = e->Stats().ring_bytes;
-      trace = MakeTrace(c, ring_bytes, 500 + static_cast<uint64_t>(rep));
+      trace = MakeTrace(c, ring_bytes,
+                        c.seed * 499 + 1 + static_cast<uint64_t>(rep));  // seed 1: 500 + rep
     }
     const size_t total = trace.requests.size();
     const auto payload = RandomBytes(c.zipf_max_size, 19);
@@ -134,14 +135,7 @@ Status RunHitRatioPhase(const BenchConfig& c, Report& r, int rep) {
           }
           uint64_t put = 0;
           if (!hit) {
-            auto p0 = std::chrono::steady_clock::now();
             Status s = e->Put(key, {payload.data(), size});
-            double secs_put = SecondsSince(p0);
-            k.max_put_seconds = std::max(k.max_put_seconds, secs_put);
-            if (secs_put > 1 && getenv("ENGINE_BENCH_DEBUG")) {
-              std::fprintf(stderr, "slow Put %.1fs item %u request %zu: %s\n", secs_put, item, i,
-                           s.ToString().c_str());
-            }
             if (s.ok()) {
               put = size;
             } else if (s.code() != StatusCode::kAlreadyExists) {
@@ -182,18 +176,22 @@ Status RunHitRatioPhase(const BenchConfig& c, Report& r, int rep) {
       sum.req_bytes += k.req_bytes;
       sum.put_bytes += k.put_bytes;
       sum.errors += k.errors;
-      sum.refused_items.insert(sum.refused_items.end(), k.refused_items.begin(), k.refused_items.end());
+      sum.refused_items.insert(sum.refused_items.end(), k.refused_items.begin(),
+                               k.refused_items.end());
     }
     if (processed <= trace.warmup || sum.requests == 0) {
-      return Status(StatusCode::kDeadlineExceeded, "hit ratio: the trace did not get past warm-up in time");
+      return Status(StatusCode::kDeadlineExceeded,
+                    "hit ratio: the trace did not get past warm-up in time");
     }
-    if (processed < total) r.Note("WARNING: zipf replay stopped at --zipf-max-seconds before the trace ended");
+    if (processed < total)
+      r.Note("WARNING: zipf replay stopped at --zipf-max-seconds before the trace ended");
     if (sum.errors > 0) {
       std::sort(sum.refused_items.begin(), sum.refused_items.end());
-      size_t distinct = std::unique(sum.refused_items.begin(), sum.refused_items.end()) - sum.refused_items.begin();
-      r.Note("WARNING: zipf replay (" + cf + ") had " + std::to_string(sum.errors) + " failed Puts (" +
-             std::to_string(distinct) + " distinct objects refused as UNAVAILABLE), first: " +
-             first_error.ToString());
+      size_t distinct = std::unique(sum.refused_items.begin(), sum.refused_items.end()) -
+                        sum.refused_items.begin();
+      r.Note("WARNING: zipf replay (" + cf + ") had " + std::to_string(sum.errors) +
+             " failed Puts (" + std::to_string(distinct) +
+             " distinct objects refused as UNAVAILABLE), first: " + first_error.ToString());
     }
     uint64_t lru_hits = 0, lru_hit_bytes = 0, lru_bytes = 0;
     for (size_t i = trace.warmup; i < processed; i++) {
@@ -205,7 +203,8 @@ Status RunHitRatioPhase(const BenchConfig& c, Report& r, int rep) {
     const double measured = static_cast<double>(processed - trace.warmup);
     const double lru_ratio = static_cast<double>(lru_hits) / measured;
     const double hit_ratio = static_cast<double>(sum.hits) / static_cast<double>(sum.requests);
-    const double cf_bytes = static_cast<double>(end.copy_forward_bytes - at_warmup.copy_forward_bytes);
+    const double cf_bytes =
+        static_cast<double>(end.copy_forward_bytes - at_warmup.copy_forward_bytes);
     if (fraction == c.cf_fractions.front()) {
       r.Add("zipf", "LRU hit ratio (same bytes), reference", "ratio", lru_ratio);
     }
@@ -222,8 +221,8 @@ Status RunHitRatioPhase(const BenchConfig& c, Report& r, int rep) {
     std::snprintf(note, sizeof note,
                   "zipf: ring %.0f MiB, %zu objects in the universe (%.1fx ring), %zu requests, "
                   "warm-up %zu, %u replay threads",
-                  static_cast<double>(ring_bytes) / kMiB, trace.sizes.size(), c.zipf_working_set, total,
-                  trace.warmup, c.zipf_threads);
+                  static_cast<double>(ring_bytes) / kMiB, trace.sizes.size(), c.zipf_working_set,
+                  total, trace.warmup, c.zipf_threads);
     r.Note(note);
   }
   return Status::Ok();

@@ -45,11 +45,15 @@ Status RunRawPhase(const BenchConfig& c, Report& r, Baseline& base) {
   r.Add("raw", "sequential write, fresh preallocated file", "MB/s", raw.write_fresh_mbps);
   r.Add("raw", "sequential overwrite", "MB/s", raw.write_over_mbps);
   r.Add("raw", "sequential read", "MB/s", raw.read_mbps);
-  r.Add("raw", "  sequential read, 1 MiB + 4 KiB requests (engine fragment)", "MB/s", raw.read_fragment_mbps);
-  r.Add("raw", "  256 KiB pwrite + fdatasync loop (group-commit ceiling)", "MB/s", raw.sync_write_mbps);
+  r.Add("raw", "  sequential read, 1 MiB + 4 KiB requests (engine fragment)", "MB/s",
+        raw.read_fragment_mbps);
+  r.Add("raw", "  256 KiB pwrite + fdatasync loop (group-commit ceiling)", "MB/s",
+        raw.sync_write_mbps);
   r.Add("raw", "  256 KiB pwrite + fdatasync, mean time", "us", raw.sync_write_micros);
-  r.Note(raw.direct_io ? "raw baseline used O_DIRECT"
-                       : "WARNING: raw baseline could not use O_DIRECT (buffered, cache dropped before read)");
+  r.Note(
+      raw.direct_io
+          ? "raw baseline used O_DIRECT"
+          : "WARNING: raw baseline could not use O_DIRECT (buffered, cache dropped before read)");
   return Status::Ok();
 }
 
@@ -76,7 +80,8 @@ Status RunLargeObjectPhase(const BenchConfig& c, Report& r, Baseline& base, bool
   // every stripe's ring gets room for all of them: nothing is overwritten before
   // it is read back.
   const uint64_t data = uint64_t{c.large_objects} * c.large_size;
-  o.size = (stripes * (data + data / 32 + 3 * uint64_t{o.aggregation_bytes}) + 16 * kMiB) / kMiB * kMiB;
+  o.size =
+      (stripes * (data + data / 32 + 3 * uint64_t{o.aggregation_bytes}) + 16 * kMiB) / kMiB * kMiB;
   if (written) RETURN_IF_ERROR(PrewriteFile(o.path, o.size, c.raw_block));
   ASSIGN_OR_RETURN(auto e, engine::Engine::Open(o));
   const std::string state = written ? "written store" : "fresh store";
@@ -114,7 +119,8 @@ Status RunLargeObjectPhase(const BenchConfig& c, Report& r, Baseline& base, bool
   }
   double read_s = SecondsSince(t0);
   double read_cpu = ProcessCpuSeconds() - cpu0;
-  if (read_bytes != data) return Status::DataLoss("large object: read back fewer bytes than written");
+  if (read_bytes != data)
+    return Status::DataLoss("large object: read back fewer bytes than written");
   // Outside the timed loop: the bytes read back are the bytes written.
   {
     ASSIGN_OR_RETURN(auto rd, e->OpenRead(MakeKey(2, c.large_objects - 1)));
@@ -134,14 +140,17 @@ Status RunLargeObjectPhase(const BenchConfig& c, Report& r, Baseline& base, bool
   double rmbps = static_cast<double>(data) / 1e6 / read_s;
   r.Add("large", "write 64 MiB objects, durable, 1 writer, " + state, "MB/s", wmbps);
   r.Add("large", "read 64 MiB objects, 1 reader, " + state, "MB/s", rmbps);
-  base.Ratio("large", std::string("write / raw ") + (written ? "overwrite" : "fresh write") + ", " + state,
+  base.Ratio("large",
+             std::string("write / raw ") + (written ? "overwrite" : "fresh write") + ", " + state,
              wmbps, raw_write, Target{true, 0.85});
   base.Ratio("large", "read / raw read, " + state, rmbps, RawFigure::kRead, Target{true, 0.85});
   base.Ratio("large", "  read / raw read of fragment-sized requests, " + state, rmbps,
              RawFigure::kReadFragment);
   // CPU per GB: copies, checksums, page faults; what the engine costs besides the disk.
-  r.Add("large", "  CPU seconds per GB written (process), " + state, "s", write_cpu / (static_cast<double>(data) / 1e9));
-  r.Add("large", "  CPU seconds per GB read (process), " + state, "s", read_cpu / (static_cast<double>(data) / 1e9));
+  r.Add("large", "  CPU seconds per GB written (process), " + state, "s",
+        write_cpu / (static_cast<double>(data) / 1e9));
+  r.Add("large", "  CPU seconds per GB read (process), " + state, "s",
+        read_cpu / (static_cast<double>(data) / 1e9));
   r.Add("large", "  mean aggregated write, " + state, "MB",
         static_cast<double>(st.bytes_written) / 1e6 / std::max<uint64_t>(1, st.batches_written));
   return Status::Ok();
@@ -223,7 +232,9 @@ Status RunSmallObjectPhase(const BenchConfig& c, Report& r, Baseline& base, bool
   const std::string w = std::to_string(c.small_threads) + " writers, " + state;
   r.Add("small", "4 KiB Put, durable, " + w, "/s", ops);
   r.Add("small", "4 KiB Put payload bandwidth, " + state, "MB/s", mbps);
-  base.Ratio("small", std::string("payload bandwidth / raw ") + (written ? "overwrite" : "fresh write") + ", " + state,
+  base.Ratio("small",
+             std::string("payload bandwidth / raw ") + (written ? "overwrite" : "fresh write") +
+                 ", " + state,
              mbps, raw_write, Target{true, 0.6});
   if (written) {
     base.Ratio("small", "  payload bandwidth / raw 256 KiB write+fdatasync loop, " + state, mbps,
@@ -232,12 +243,14 @@ Status RunSmallObjectPhase(const BenchConfig& c, Report& r, Baseline& base, bool
   r.Add("small", "  Put latency p50, " + state, "us", Percentile(all, 0.5));
   r.Add("small", "  Put latency p99, " + state, "us", Percentile(all, 0.99));
   r.Add("small", "  docs per aggregated write, " + state, "x",
-        static_cast<double>(after.docs_written - before.docs_written) / std::max<uint64_t>(1, batches));
+        static_cast<double>(after.docs_written - before.docs_written) /
+            std::max<uint64_t>(1, batches));
   r.Add("small", "  fdatasync per second, " + state, "/s", static_cast<double>(syncs) / secs);
   r.Add("small", "  mean fdatasync time, " + state, "us",
         static_cast<double>(after.sync_micros - before.sync_micros) / std::max<uint64_t>(1, syncs));
   r.Add("small", "  ring bytes per 4 KiB object, " + state, "B",
-        static_cast<double>(after.bytes_written - before.bytes_written) / std::max<uint64_t>(1, done.load()));
+        static_cast<double>(after.bytes_written - before.bytes_written) /
+            std::max<uint64_t>(1, done.load()));
   return Status::Ok();
 }
 

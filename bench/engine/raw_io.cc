@@ -102,7 +102,8 @@ Result<RawBandwidth> MeasureRawBandwidth(const std::string& path, uint64_t bytes
     for (uint64_t off = 0; off < bytes; off += block) {
       std::memcpy(buf, &off, sizeof off);
       ssize_t n = ::pwrite(f.fd, buf, block, static_cast<off_t>(off));
-      if (n != static_cast<ssize_t>(block)) return Status::IoError(path + ": pwrite", n < 0 ? errno : EIO);
+      if (n != static_cast<ssize_t>(block))
+        return Status::IoError(path + ": pwrite", n < 0 ? errno : EIO);
     }
     if (::fdatasync(f.fd) != 0) return Status::IoError(path + ": fdatasync", errno);
     *mbps = static_cast<double>(bytes) / 1e6 / SecondsSince(t0);
@@ -115,7 +116,8 @@ Result<RawBandwidth> MeasureRawBandwidth(const std::string& path, uint64_t bytes
     auto t0 = std::chrono::steady_clock::now();
     for (uint64_t off = 0; off < bytes && st.ok(); off += block) {
       ssize_t n = ::pread(f.fd, buf, block, static_cast<off_t>(off));
-      if (n != static_cast<ssize_t>(block)) st = Status::IoError(path + ": pread", n < 0 ? errno : EIO);
+      if (n != static_cast<ssize_t>(block))
+        st = Status::IoError(path + ": pread", n < 0 ? errno : EIO);
     }
     r.read_mbps = static_cast<double>(bytes) / 1e6 / SecondsSince(t0);
   }
@@ -126,7 +128,8 @@ Result<RawBandwidth> MeasureRawBandwidth(const std::string& path, uint64_t bytes
     auto t0 = std::chrono::steady_clock::now();
     for (uint64_t off = 0; off + frag <= bytes && st.ok(); off += frag) {
       ssize_t n = ::pread(f.fd, buf, frag, static_cast<off_t>(off));
-      if (n != static_cast<ssize_t>(frag)) st = Status::IoError(path + ": pread", n < 0 ? errno : EIO);
+      if (n != static_cast<ssize_t>(frag))
+        st = Status::IoError(path + ": pread", n < 0 ? errno : EIO);
       done += frag;
     }
     r.read_fragment_mbps = static_cast<double>(done) / 1e6 / SecondsSince(t0);
@@ -137,7 +140,8 @@ Result<RawBandwidth> MeasureRawBandwidth(const std::string& path, uint64_t bytes
     auto t0 = std::chrono::steady_clock::now();
     for (uint64_t off = 0; off + group <= bytes && st.ok() && SecondsSince(t0) < 3; off += group) {
       ssize_t n = ::pwrite(f.fd, buf, group, static_cast<off_t>(off));
-      if (n != static_cast<ssize_t>(group)) st = Status::IoError(path + ": pwrite", n < 0 ? errno : EIO);
+      if (n != static_cast<ssize_t>(group))
+        st = Status::IoError(path + ": pwrite", n < 0 ? errno : EIO);
       if (st.ok() && ::fdatasync(f.fd) != 0) st = Status::IoError(path + ": fdatasync", errno);
       rounds++;
     }

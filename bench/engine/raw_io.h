@@ -20,8 +20,8 @@ struct RawBandwidth {
   // Group-commit ceiling for 64 writers of 4 KiB: 256 KiB pwrite + fdatasync,
   // one after the other, on the written file.
   double sync_write_mbps = 0;
-  double sync_write_micros = 0;   // mean time of one such pwrite + fdatasync
-  bool direct_io = false;       // false: the filesystem refused O_DIRECT (numbers are page cache)
+  double sync_write_micros = 0;  // mean time of one such pwrite + fdatasync
+  bool direct_io = false;        // false: the filesystem refused O_DIRECT (numbers are page cache)
 };
 
 // Writes, overwrites and reads `bytes` at `path` in `block`-byte requests, then

@@ -46,11 +46,13 @@ void Report::Add(std::string_view section, std::string_view name, std::string_vi
       return;
     }
   }
-  figures_.push_back(Figure{std::string(section), std::string(name), std::string(unit), target, {value}});
+  figures_.push_back(
+      Figure{std::string(section), std::string(name), std::string(unit), target, {value}});
 }
 
 void Report::Note(std::string note) {
-  if (std::find(notes_.begin(), notes_.end(), note) == notes_.end()) notes_.push_back(std::move(note));
+  if (std::find(notes_.begin(), notes_.end(), note) == notes_.end())
+    notes_.push_back(std::move(note));
 }
 
 namespace {
@@ -58,7 +60,9 @@ std::string TargetText(const std::optional<Target>& t, std::string_view unit) {
   if (!t) return "";
   return std::string(t->at_least ? ">= " : "<= ") + FormatValue(t->bound, unit);
 }
-bool Meets(const Target& t, double v) { return t.at_least ? v >= t.bound : v <= t.bound; }
+bool Meets(const Target& t, double v) {
+  return t.at_least ? v >= t.bound : v <= t.bound;
+}
 }  // namespace
 
 bool Report::AllTargetsMet() const {
@@ -82,7 +86,8 @@ std::string Report::Render(bool markdown) const {
   // Grouped by section, in the order sections first appeared.
   std::vector<std::string> sections;
   for (const auto& f : figures_) {
-    if (std::find(sections.begin(), sections.end(), f.section) == sections.end()) sections.push_back(f.section);
+    if (std::find(sections.begin(), sections.end(), f.section) == sections.end())
+      sections.push_back(f.section);
   }
   std::vector<const Figure*> ordered;
   for (const auto& s : sections) {
@@ -94,7 +99,8 @@ std::string Report::Render(bool markdown) const {
     const Figure& f = *fp;
     double med = Median(f.samples);
     auto [lo, hi] = std::minmax_element(f.samples.begin(), f.samples.end());
-    std::string range = FormatValue(*lo, f.unit) + (markdown ? " – " : " - ") + FormatValue(*hi, f.unit);
+    std::string range =
+        FormatValue(*lo, f.unit) + (markdown ? " – " : " - ") + FormatValue(*hi, f.unit);
     std::string verdict = f.target ? (Meets(*f.target, med) ? "ok" : "MISSED") : "";
     if (markdown) {
       std::snprintf(line, sizeof line, "| %s | %s | %s | %s | %s | %zu | %s | %s |\n",
