@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Bazel itself as the REAPI client of a real cycasd on loopback.
+# Bazel itself as the client of a real cycasd on loopback, over the REAPI
+# (gRPC) cache or over the HTTP cache protocol.
 #
 # A small workspace of genrules (outputs from 0 bytes to tens of MiB,
 # compressible and incompressible), a cc_binary and a cc_test is built and
@@ -9,11 +10,13 @@
 # from /dev/urandom, so identical bytes prove they came from the cache). The
 # same again with --remote_download_minimal and with --remote_instance_name.
 #
-# Usage: bazel_e2e.sh PATH/TO/cycasd
+# Usage: bazel_e2e.sh PATH/TO/cycasd [grpc|http]
 # Exits 77 (ctest: skipped) when no `bazel` is installed (Debian: bazel-bootstrap).
 set -euo pipefail
 
-CYCASD="${1:?usage: bazel_e2e.sh PATH/TO/cycasd}"
+CYCASD="${1:?usage: bazel_e2e.sh PATH/TO/cycasd [grpc|http]}"
+MODE="${2:-grpc}"
+case "$MODE" in grpc | http) ;; *) echo "unknown mode $MODE (grpc or http)"; exit 2 ;; esac
 if ! command -v bazel >/dev/null 2>&1; then
   echo "bazel not installed (apt-get install bazel-bootstrap); skipping"
   exit 77
@@ -44,7 +47,7 @@ fail() {
 
 # --- the server ---------------------------------------------------------------
 "$CYCASD" --set server.data_dir="$WORK/data" --set server.listen=127.0.0.1:0 \
-  --set http.listen= --set zako.transport_listen=127.0.0.1:0 \
+  --set http.listen=127.0.0.1:0 --set zako.transport_listen=127.0.0.1:0 \
   --set server.ready_file="$WORK/ready" --set engine.size=512MiB >"$WORK/cycasd.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 200); do
@@ -52,10 +55,17 @@ for _ in $(seq 1 200); do
   kill -0 "$SERVER_PID" 2>/dev/null || fail "cycasd exited during startup"
   sleep 0.05
 done
-PORT="$(awk '$1 == "grpc" { print $2 }' "$WORK/ready")"
+PORT="$(awk -v m="$MODE" '$1 == m { print $2 }' "$WORK/ready")"
 [ -n "$PORT" ] || fail "cycasd did not become ready"
-CACHE="--remote_cache=grpc://127.0.0.1:$PORT"
-echo "cycasd listening on 127.0.0.1:$PORT"
+# Bazel's HTTP cache has no instance-name flag: the instance is a path prefix.
+if [ "$MODE" = grpc ]; then
+  CACHE="--remote_cache=grpc://127.0.0.1:$PORT"
+  INSTANCE=(--remote_cache=grpc://127.0.0.1:$PORT --remote_instance_name=some/name)
+else
+  CACHE="--remote_cache=http://127.0.0.1:$PORT"
+  INSTANCE=(--remote_cache=http://127.0.0.1:$PORT/some/name)
+fi
+echo "cycasd listening on 127.0.0.1:$PORT ($MODE)"
 
 # --- the workspace --------------------------------------------------------------
 cd "$WORK/ws"
@@ -158,12 +168,12 @@ build "$CACHE" --remote_download_minimal
 [ "$HITS" -eq "$ACTIONS" ] || fail "$HITS of $ACTIONS actions were cache hits (minimal)"
 [ ! -e bazel-bin/noise_large.bin ] || fail "--remote_download_minimal downloaded an output"
 
-echo "== 4. --remote_instance_name: a separate action cache"
+echo "== 4. instance some/name: a separate action cache"
 wipe
-build "$CACHE" --remote_instance_name=some/name
+build "${INSTANCE[@]}"
 [ "$HITS" -eq 0 ] || fail "instance some/name saw $HITS hits from the default instance"
 wipe
-build "$CACHE" --remote_instance_name=some/name
+build "${INSTANCE[@]}"
 [ "$HITS" -eq "$ACTIONS" ] || fail "$HITS of $ACTIONS actions were cache hits (instance some/name)"
 
 echo "== 5. the default instance still hits after all that"
