@@ -217,6 +217,7 @@ Status Server::StartHttp() {
   deps.records = serving_records_;
   deps.engine = engine_.get();
   deps.ram = ram_tier_.get();
+  if (s3_tier_) deps.tier_reports.push_back(s3_tier_.get());
   http_ = std::make_unique<api::http::HttpServer>(options, deps);
   RETURN_IF_ERROR(http_->Start());
   ports_["http"] = http_->port();

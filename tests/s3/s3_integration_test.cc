@@ -371,6 +371,12 @@ TEST_F(S3IntegrationTest, GatewayDownThenBack) {
   HttpResponse put = HttpCall("PUT", b, "/cas/" + Sha(http_during).hex(), http_during);
   EXPECT_TRUE(put.ok()) << put.status << " " << put.body;
   EXPECT_EQ(BatchRead(b, Sha(written_during), nullptr), 0);
+  // Operators see it: /metrics and /status.json report the tier down and the queue.
+  HttpResponse metrics = HttpCall("GET", b, "/metrics");
+  EXPECT_NE(metrics.body.find("\ncycas_s3_up 0\n"), std::string::npos) << metrics.body;
+  EXPECT_NE(metrics.body.find("\ncycas_s3_upload_queue_depth "), std::string::npos);
+  HttpResponse status = HttpCall("GET", b, "/status.json");
+  EXPECT_NE(status.body.find(R"("tier_reports":{"s3":{"state":"down")"), std::string::npos) << status.body;
 
   ASSERT_TRUE(ceph_->StartGateway()) << ceph_->error();
   // Service resumes: the queue drains, and the misses are served.
@@ -384,6 +390,10 @@ TEST_F(S3IntegrationTest, GatewayDownThenBack) {
   EXPECT_EQ(BatchRead(a, Sha(written_during), nullptr), 0);
   EXPECT_EQ(BatchRead(b, Sha("nowhere"), nullptr), grpc::StatusCode::NOT_FOUND);
   EXPECT_NE(b.log().find("S3 is unavailable"), std::string::npos);
+  metrics = HttpCall("GET", b, "/metrics");
+  EXPECT_NE(metrics.body.find("\ncycas_s3_up 1\n"), std::string::npos) << metrics.body;
+  status = HttpCall("GET", b, "/status.json");
+  EXPECT_NE(status.body.find(R"("tier_reports":{"s3":{"state":"up")"), std::string::npos) << status.body;
 }
 
 TEST_F(S3IntegrationTest, NodeRefusesBothRemoteTiers) {

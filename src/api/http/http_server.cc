@@ -227,6 +227,7 @@ class HttpServer::Impl {
     in.engine = deps_.engine;
     in.ram = deps_.ram;
     in.ram_capacity = options_.ram_capacity;
+    in.tier_reports = deps_.tier_reports;
     return in;
   }
   asio::awaitable<void> AcceptLoop();

@@ -20,6 +20,7 @@
 #include "cas/cas_store.h"
 #include "cas/memory_blob_store.h"
 #include "cas/record_store.h"
+#include "cas/tier_report.h"
 #include "engine/engine.h"
 #include "util/config.h"
 #include "util/status.h"
@@ -54,6 +55,7 @@ struct HttpDeps {
   RecordStore* records = nullptr;
   engine::Engine* engine = nullptr;
   MemoryBlobStore* ram = nullptr;
+  std::vector<const TierReport*> tier_reports;  // shown on /metrics and /status (not owned)
 };
 
 class HttpServer {

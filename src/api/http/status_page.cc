@@ -44,6 +44,7 @@ void AppendStoreMetrics(const StatusPageInputs& in, std::string& out) {
     Metric(out, "cycas_ram_bytes", "gauge", "Bytes held by the RAM tier.", in.ram->bytes_used());
     Metric(out, "cycas_ram_capacity_bytes", "gauge", "Capacity of the RAM tier.", in.ram_capacity);
   }
+  for (const TierReport* t : in.tier_reports) t->RenderPrometheus(out);
   if (in.engine == nullptr) return;
   engine::EngineStatsSnapshot s = in.engine->Stats();
   Metric(out, "cycas_engine_objects", "gauge",
@@ -177,6 +178,14 @@ std::string BuildStatusJson(const StatusPageInputs& in) {
   } else {
     j += ",\"engine\":null";
   }
+  j += ",\"tier_reports\":{";
+  first = true;
+  for (const TierReport* t : in.tier_reports) {
+    AppendF(j, "%s\"%s\":", first ? "" : ",", std::string(t->report_name()).c_str());
+    j += t->StatusJson();
+    first = false;
+  }
+  j += "}";
   j += ",\"history\":[";
   first = true;
   for (const MetricsSample& h : m.History()) {
@@ -235,6 +244,7 @@ const $ = id => document.getElementById(id);
 function fmtBytes(n){const u=["B","KiB","MiB","GiB","TiB"];let i=0;while(n>=1024&&i<u.length-1){n/=1024;i++;}return (i?n.toFixed(1):n)+" "+u[i];}
 function fmtNum(n){return n>=1e6?(n/1e6).toFixed(2)+"M":n>=1e4?(n/1e3).toFixed(1)+"k":String(Math.round(n*100)/100);}
 function fmtDur(s){s=Math.floor(s);const d=Math.floor(s/86400),h=Math.floor(s%86400/3600),m=Math.floor(s%3600/60);return (d?d+"d ":"")+(h?h+"h ":"")+m+"m "+(s%60)+"s";}
+function esc(s){return String(s).replace(/[&<>"]/g,c=>({"&":"&amp;","<":"&lt;",">":"&gt;","\"":"&quot;"})[c]);}
 function kv(el,rows){el.innerHTML=rows.map(([k,v,c])=>"<span>"+k+"</span><span"+(c?" class=\""+c+"\"":"")+">"+v+"</span>").join("");}
 function chart(el,series,colors,maxHint){
   const W=300,H=70;let max=maxHint||0;for(const s of series)for(const v of s)max=Math.max(max,v);if(max<=0)max=1;
@@ -270,6 +280,10 @@ function render(d){
   if(e){tiers.push(["disk ring",fmtBytes(e.ring_bytes)],["directory",fmtNum(e.objects)+" / "+fmtNum(e.directory_capacity)],
     ["written",fmtBytes(e.bytes_written)],["evictions",fmtNum(e.evictions)],["copied forward",fmtNum(e.copy_forward_objects)],
     ["validation failures",fmtNum(e.validation_failures),e.validation_failures?"bad":""],["I/O errors",fmtNum(e.io_errors),e.io_errors?"bad":""]);}
+  for(const [name,t] of Object.entries(d.tier_reports||{})){
+    for(const [k,v] of Object.entries(t)){
+      if(v!==null&&typeof v==="object"){for(const [k2,v2] of Object.entries(v))tiers.push([esc(name+" "+k+" "+k2.replace(/_/g," ")),typeof v2==="number"?fmtNum(v2):esc(v2)]);}
+      else tiers.push([esc(name+" "+k.replace(/_/g," ")),typeof v==="number"?fmtNum(v):esc(v),k==="state"?(v==="down"?"bad":v==="up"?"good":""):(k==="last_error"&&v?"bad":"")]);}}
   kv($("tiers"),tiers);
   kv($("codes"),[["errors (4xx/5xx, not 404)",fmtNum(h.errors),h.errors?"bad":"good"]].concat(Object.entries(h.codes).map(([c,n])=>[c,fmtNum(n),c>=500?"bad":""])));
   $("rings").innerHTML=e?e.stripes.map((s,i)=>ring(i,s)).join(""):"no engine";
@@ -284,7 +298,8 @@ setInterval(poll,2000);
 
 std::string BuildStatusHtml(const std::string& initial_json) {
   std::string out = kPageHead;
-  // The JSON holds only numbers and fixed keys, so it cannot close the script element.
+  // The JSON holds numbers, fixed keys and tier reports' strings, which escape '<'
+  // (TierReport's contract), so it cannot close the script element.
   out += initial_json;
   out += kPageTail;
   return out;

@@ -3,9 +3,11 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "api/http/http_metrics.h"
 #include "cas/memory_blob_store.h"
+#include "cas/tier_report.h"
 #include "engine/engine.h"
 
 namespace cycas::api::http {
@@ -15,6 +17,7 @@ struct StatusPageInputs {
   engine::Engine* engine = nullptr;  // may be null
   MemoryBlobStore* ram = nullptr;    // may be null
   uint64_t ram_capacity = 0;
+  std::vector<const TierReport*> tier_reports;  // further tiers (S3), each rendered as it reports
 };
 
 // Appends engine and RAM-tier metrics in Prometheus text format.

@@ -178,6 +178,10 @@ std::string S3Tier::StatusJson() const {
     for (char ch : s) {
       if (ch == '"' || ch == '\\') o += '\\';
       if (static_cast<unsigned char>(ch) < 0x20) continue;
+      if (ch == '<') {  // the status page embeds this JSON in a <script> element
+        o += "\\u003c";
+        continue;
+      }
       o += ch;
     }
     return o;

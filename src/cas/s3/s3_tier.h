@@ -22,10 +22,11 @@
 #include "cas/s3/s3_options.h"
 #include "cas/s3/upload_queue.h"
 #include "cas/s3/uploader.h"
+#include "cas/tier_report.h"
 
 namespace cycas::s3 {
 
-class S3Tier {
+class S3Tier final : public TierReport {
  public:
   // `local_blobs` and `local_records` (the engine) are not owned. Fails when the
   // configuration is unusable (e.g. the bucket does not exist); starts anyway,
@@ -51,8 +52,9 @@ class S3Tier {
   // "up" (the last request succeeded), "down" (it failed: S3 unreachable or
   // failing), or "unknown" (nothing asked yet).
   std::string State() const;
-  void RenderPrometheus(std::string& out) const;
-  std::string StatusJson() const;
+  std::string_view report_name() const override { return "s3"; }
+  void RenderPrometheus(std::string& out) const override;
+  std::string StatusJson() const override;
 
   // Stops the uploader now (the destructor does it too).
   void Stop();
