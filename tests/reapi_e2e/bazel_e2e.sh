@@ -10,62 +10,102 @@
 # from /dev/urandom, so identical bytes prove they came from the cache). The
 # same again with --remote_download_minimal and with --remote_instance_name.
 #
-# Usage: bazel_e2e.sh PATH/TO/cycasd [grpc|http]
+# In s3 mode two nodes share one bucket of a Ceph RADOS Gateway: Bazel builds
+# through node A; once A's write-back queue has drained, a build from a wiped
+# output base through node B (which never saw the uploads) is all cache hits.
+#
+# Usage: bazel_e2e.sh PATH/TO/cycasd [grpc|http|s3]
 # Exits 77 (ctest: skipped) when no `bazel` is installed (Debian: bazel-bootstrap).
 set -euo pipefail
 
-CYCASD="${1:?usage: bazel_e2e.sh PATH/TO/cycasd [grpc|http]}"
+CYCASD="${1:?usage: bazel_e2e.sh PATH/TO/cycasd [grpc|http|s3]}"
 MODE="${2:-grpc}"
-case "$MODE" in grpc | http) ;; *) echo "unknown mode $MODE (grpc or http)"; exit 2 ;; esac
+case "$MODE" in grpc | http | s3) ;; *) echo "unknown mode $MODE (grpc, http or s3)"; exit 2 ;; esac
 if ! command -v bazel >/dev/null 2>&1; then
   echo "bazel not installed (apt-get install bazel-bootstrap); skipping"
   exit 77
 fi
+if [ "$MODE" = s3 ] && ! command -v radosgw >/dev/null 2>&1; then
+  echo "Ceph's radosgw not installed (see scripts/install-deps.sh); skipping"
+  exit 77
+fi
 STEP_TIMEOUT="${CYCAS_BAZEL_STEP_TIMEOUT:-300}"
+CEPH_RGW="$(cd "$(dirname "$0")/../.." && pwd)/scripts/ceph-rgw.sh"
 
 WORK="$(mktemp -d /tmp/cycas-bazel-e2e-XXXXXX)"
 export HOME="$WORK/home"
-mkdir -p "$HOME" "$WORK/ws" "$WORK/data"
-SERVER_PID=""
+mkdir -p "$HOME" "$WORK/ws"
+SERVER_PIDS=()
 bz() { timeout "$STEP_TIMEOUT" bazel --output_user_root="$WORK/root" "$@"; }
 cleanup() {
   (cd "$WORK/ws" && timeout 60 bazel --output_user_root="$WORK/root" shutdown >/dev/null 2>&1) || true
-  if [ -n "$SERVER_PID" ]; then
-    kill "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
+  for pid in "${SERVER_PIDS[@]}"; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  [ ! -d "$WORK/ceph" ] || bash "$CEPH_RGW" stop "$WORK/ceph" >/dev/null 2>&1 || true
   chmod -R u+w "$WORK" 2>/dev/null || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 fail() {
   echo "FAIL: $*"
-  echo "--- cycasd log (tail) ---"
-  tail -n 40 "$WORK/cycasd.log" || true
+  for log in "$WORK"/cycasd-*.log; do
+    echo "--- $log (tail) ---"
+    tail -n 40 "$log" || true
+  done
   exit 1
 }
 
-# --- the server ---------------------------------------------------------------
-"$CYCASD" --set server.data_dir="$WORK/data" --set server.listen=127.0.0.1:0 \
-  --set http.listen=127.0.0.1:0 --set zako.transport_listen=127.0.0.1:0 \
-  --set server.ready_file="$WORK/ready" --set engine.size=512MiB >"$WORK/cycasd.log" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 1 200); do
-  [ -s "$WORK/ready" ] && break
-  kill -0 "$SERVER_PID" 2>/dev/null || fail "cycasd exited during startup"
-  sleep 0.05
-done
-PORT="$(awk -v m="$MODE" '$1 == m { print $2 }' "$WORK/ready")"
-[ -n "$PORT" ] || fail "cycasd did not become ready"
-# Bazel's HTTP cache has no instance-name flag: the instance is a path prefix.
-if [ "$MODE" = grpc ]; then
-  CACHE="--remote_cache=grpc://127.0.0.1:$PORT"
-  INSTANCE=(--remote_cache=grpc://127.0.0.1:$PORT --remote_instance_name=some/name)
+# --- the servers ----------------------------------------------------------------
+# start_node NAME [--set k=v ...]: starts cycasd with its own data dir; sets
+# GRPC_PORT and HTTP_PORT.
+start_node() {
+  local name="$1"
+  shift
+  mkdir -p "$WORK/data-$name"
+  "$CYCASD" --set server.data_dir="$WORK/data-$name" --set server.listen=127.0.0.1:0 \
+    --set http.listen=127.0.0.1:0 --set zako.transport_listen=127.0.0.1:0 \
+    --set server.ready_file="$WORK/ready-$name" --set engine.size=512MiB "$@" \
+    >"$WORK/cycasd-$name.log" 2>&1 &
+  local pid=$!
+  SERVER_PIDS+=("$pid")
+  for _ in $(seq 1 200); do
+    [ -s "$WORK/ready-$name" ] && break
+    kill -0 "$pid" 2>/dev/null || fail "cycasd $name exited during startup"
+    sleep 0.05
+  done
+  GRPC_PORT="$(awk '$1 == "grpc" { print $2 }' "$WORK/ready-$name")"
+  HTTP_PORT="$(awk '$1 == "http" { print $2 }' "$WORK/ready-$name")"
+  [ -n "$GRPC_PORT" ] && [ -n "$HTTP_PORT" ] || fail "cycasd $name did not become ready"
+  echo "cycasd $name: grpc 127.0.0.1:$GRPC_PORT, http 127.0.0.1:$HTTP_PORT"
+}
+
+if [ "$MODE" = s3 ]; then
+  # Two nodes with separate local stores in front of one bucket of a real
+  # S3 gateway (Ceph RADOS Gateway on loopback).
+  bash "$CEPH_RGW" start "$WORK/ceph" --bucket cycas-bazel >"$WORK/ceph.log" 2>&1 ||
+    { tail -n 40 "$WORK/ceph.log"; fail "could not start the Ceph gateway"; }
+  # shellcheck disable=SC1091
+  source "$WORK/ceph/env"
+  S3_ARGS=(--set s3.endpoint="$S3_ENDPOINT" --set s3.bucket="$S3_BUCKET" --set s3.region="$S3_REGION"
+    --set s3.access_key="$S3_ACCESS_KEY" --set s3.secret_key="$S3_SECRET_KEY")
+  start_node a "${S3_ARGS[@]}"
+  CACHE_A="--remote_cache=grpc://127.0.0.1:$GRPC_PORT"
+  METRICS_A="http://127.0.0.1:$HTTP_PORT/metrics"
+  start_node b "${S3_ARGS[@]}"
+  CACHE_B="--remote_cache=grpc://127.0.0.1:$GRPC_PORT"
 else
-  CACHE="--remote_cache=http://127.0.0.1:$PORT"
-  INSTANCE=(--remote_cache=http://127.0.0.1:$PORT/some/name)
+  start_node main
+  # Bazel's HTTP cache has no instance-name flag: the instance is a path prefix.
+  if [ "$MODE" = grpc ]; then
+    CACHE="--remote_cache=grpc://127.0.0.1:$GRPC_PORT"
+    INSTANCE=(--remote_cache=grpc://127.0.0.1:$GRPC_PORT --remote_instance_name=some/name)
+  else
+    CACHE="--remote_cache=http://127.0.0.1:$HTTP_PORT"
+    INSTANCE=(--remote_cache=http://127.0.0.1:$HTTP_PORT/some/name)
+  fi
 fi
-echo "cycasd listening on 127.0.0.1:$PORT ($MODE)"
 
 # --- the workspace --------------------------------------------------------------
 cd "$WORK/ws"
@@ -148,6 +188,30 @@ build() {
   ACTIONS=$((total - internal))
 }
 wipe() { bz clean --expunge >/dev/null 2>&1 || fail "bazel clean --expunge failed"; }
+
+if [ "$MODE" = s3 ]; then
+  echo "== 1. cold build through node A"
+  build "$CACHE_A"
+  [ "$ACTIONS" -ge 10 ] || fail "expected at least 10 actions, got $ACTIONS"
+  [ "$HITS" -eq 0 ] || fail "cold build had $HITS cache hits"
+  # shellcheck disable=SC2086
+  sha256sum $OUTS >"$WORK/first.sum"
+  echo "== 2. node A's write-back queue drains into the bucket"
+  depth=""
+  for _ in $(seq 1 600); do
+    depth="$(curl -sf "$METRICS_A" | awk '$1 == "cycas_s3_upload_queue_depth" { print $2 }')"
+    [ "$depth" = 0 ] && break
+    sleep 0.1
+  done
+  [ "$depth" = 0 ] || fail "node A's upload queue did not drain (depth $depth)"
+  echo "== 3. output base wiped, build through node B: every action a remote hit, outputs byte-identical"
+  wipe
+  build "$CACHE_B"
+  [ "$HITS" -eq "$ACTIONS" ] || fail "$HITS of $ACTIONS actions were cache hits through node B"
+  sha256sum -c --quiet "$WORK/first.sum" || fail "outputs through node B differ from the first build"
+  echo "1 passed, 0 failed"
+  exit 0
+fi
 
 echo "== 1. cold build, uploading to the cache"
 build "$CACHE"
