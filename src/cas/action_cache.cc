@@ -42,14 +42,16 @@ Result<std::string> ActionCache::GetRaw(std::string_view instance, const Digest&
   return r;
 }
 
-Status ActionCache::PutRaw(std::string_view instance, const Digest& action, std::string_view value) {
+Status ActionCache::PutRaw(std::string_view instance, const Digest& action,
+                           std::string_view value) {
   return records_->Put(RecordName(instance, action), value);
 }
 
 Status ActionCache::Validate(const reapi::ActionResult& result, DigestFunction fn) {
   for (int i = 0; i < result.output_files_size(); i++) {
     const auto& f = result.output_files(i);
-    RETURN_IF_ERROR(DigestFromProto(f.digest(), fn, "output_files[" + std::to_string(i) + "].digest").status());
+    RETURN_IF_ERROR(
+        DigestFromProto(f.digest(), fn, "output_files[" + std::to_string(i) + "].digest").status());
   }
   for (int i = 0; i < result.output_directories_size(); i++) {
     const auto& d = result.output_directories(i);
@@ -66,47 +68,42 @@ Status ActionCache::Validate(const reapi::ActionResult& result, DigestFunction f
   return Status::Ok();
 }
 
-Status ActionCache::RequirePresent(const Digest& d, std::string_view what) {
-  ASSIGN_OR_RETURN(bool present, cas_->Contains(d));
-  if (!present) {
-    return Status::NotFound("action result references missing blob " + d.ToString() + " (" +
-                            std::string(what) + ")");
-  }
-  return Status::Ok();
-}
-
-Status ActionCache::CheckComplete(const reapi::ActionResult& result, DigestFunction fn) {
-  RETURN_IF_ERROR(Validate(result, fn));
+Status ActionCache::ForEachAbsent(
+    const reapi::ActionResult& result, DigestFunction fn,
+    const std::function<bool(const Digest&, const std::string&)>& absent) {
+  bool more = true;
+  // Returns whether `d` is present; records it (and maybe stops) when it is not.
+  auto check = [&](const Digest& d, const std::string& what) -> Result<bool> {
+    ASSIGN_OR_RETURN(bool present, cas_->Contains(d));
+    if (!present && more) more = absent(d, what);
+    return present;
+  };
+  auto field = [&](const reapi::Digest& proto, const std::string& what) -> Status {
+    ASSIGN_OR_RETURN(Digest d, DigestFromProto(proto, fn, what));
+    return check(d, what).status();
+  };
   for (const auto& f : result.output_files()) {
-    RETURN_IF_ERROR(RequirePresent(*DigestFromProto(f.digest(), fn, ""), f.path()));
+    if (more) RETURN_IF_ERROR(field(f.digest(), f.path()));
   }
-  if (result.has_stdout_digest()) {
-    RETURN_IF_ERROR(RequirePresent(*DigestFromProto(result.stdout_digest(), fn, ""), "stdout"));
-  }
-  if (result.has_stderr_digest()) {
-    RETURN_IF_ERROR(RequirePresent(*DigestFromProto(result.stderr_digest(), fn, ""), "stderr"));
-  }
+  if (more && result.has_stdout_digest()) RETURN_IF_ERROR(field(result.stdout_digest(), "stdout"));
+  if (more && result.has_stderr_digest()) RETURN_IF_ERROR(field(result.stderr_digest(), "stderr"));
   for (const auto& dir : result.output_directories()) {
-    Digest tree_digest = *DigestFromProto(dir.tree_digest(), fn, "");
-    RETURN_IF_ERROR(RequirePresent(tree_digest, dir.path()));
+    if (!more) break;
+    std::string what = dir.path().empty() ? "output directory tree" : dir.path() + " (tree)";
+    ASSIGN_OR_RETURN(Digest tree_digest, DigestFromProto(dir.tree_digest(), fn, what));
+    ASSIGN_OR_RETURN(bool present, check(tree_digest, what));
+    if (!present) continue;
     // The files inside the tree must be present too, or the client fails
     // downloading outputs of a "hit".
-    auto bytes = cas_->ReadAll(tree_digest, options_.max_tree_bytes);
-    if (!bytes.ok()) {
-      return Status::NotFound("output tree " + tree_digest.ToString() + " unreadable: " +
-                              bytes.status().message());
-    }
+    ASSIGN_OR_RETURN(std::string bytes, cas_->ReadAll(tree_digest, options_.max_tree_bytes));
     reapi::Tree tree;
-    if (!tree.ParseFromString(*bytes)) {
-      // Not a Tree message: nothing more can be checked, and the client would
-      // fail on it; treat the entry as a miss.
-      return Status::NotFound("output tree " + tree_digest.ToString() + " is not a valid Tree");
+    if (!tree.ParseFromString(bytes)) {
+      return Status::InvalidArgument("output directory " + what + ": tree_digest " +
+                                     tree_digest.ToString() + " is not an encoded Tree");
     }
     auto check_dir = [&](const reapi::Directory& d) -> Status {
       for (const auto& f : d.files()) {
-        auto fd = DigestFromProto(f.digest(), fn, "tree file digest");
-        if (!fd.ok()) return Status::NotFound("output tree has a malformed file digest");
-        RETURN_IF_ERROR(RequirePresent(*fd, dir.path() + "/" + f.name()));
+        if (more) RETURN_IF_ERROR(field(f.digest(), dir.path() + "/" + f.name()));
       }
       return Status::Ok();
     };
@@ -114,6 +111,33 @@ Status ActionCache::CheckComplete(const reapi::ActionResult& result, DigestFunct
     for (const auto& child : tree.children()) RETURN_IF_ERROR(check_dir(child));
   }
   return Status::Ok();
+}
+
+Status ActionCache::CheckComplete(const reapi::ActionResult& result, DigestFunction fn) {
+  RETURN_IF_ERROR(Validate(result, fn));
+  std::string first;
+  Status st = ForEachAbsent(result, fn, [&](const Digest& d, const std::string& what) {
+    first = d.ToString() + " (" + what + ")";
+    return false;
+  });
+  if (st.code() == StatusCode::kUnavailable) return st;  // a tier is down: not "absent"
+  if (!st.ok()) {
+    // An output tree that is unreadable, too large or not a Tree: the client
+    // would fail on it, so the entry is a miss.
+    return Status::NotFound("action result unusable: " + st.message());
+  }
+  if (!first.empty()) return Status::NotFound("action result references missing blob " + first);
+  return Status::Ok();
+}
+
+Result<std::vector<std::string>> ActionCache::MissingBlobs(const reapi::ActionResult& result,
+                                                           DigestFunction fn, size_t limit) {
+  std::vector<std::string> missing;
+  RETURN_IF_ERROR(ForEachAbsent(result, fn, [&](const Digest& d, const std::string& what) {
+    missing.push_back(d.ToString() + " (" + what + ")");
+    return missing.size() < limit;
+  }));
+  return missing;
 }
 
 Result<reapi::ActionResult> ActionCache::Get(std::string_view instance, const Digest& action) {

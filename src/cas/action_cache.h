@@ -8,8 +8,10 @@
 // Presence checks touch the blobs, so a result handed out stays usable.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "build/bazel/remote/execution/v2/remote_execution.pb.h"
 #include "cas/cas_store.h"
@@ -47,11 +49,21 @@ class ActionCache {
 
   // OK when every referenced blob is present; NOT_FOUND naming the first missing one.
   Status CheckComplete(const reapi::ActionResult& result, DigestFunction fn);
+  // The referenced blobs that are absent, as "digest (path)", at most `limit`
+  // (for UpdateActionResult's check). INVALID_ARGUMENT when an output tree is
+  // not an encoded Tree; UNAVAILABLE when a tier cannot answer (never "absent").
+  Result<std::vector<std::string>> MissingBlobs(const reapi::ActionResult& result,
+                                                DigestFunction fn, size_t limit);
   // INVALID_ARGUMENT naming the first malformed digest field.
   static Status Validate(const reapi::ActionResult& result, DigestFunction fn);
 
  private:
-  Status RequirePresent(const Digest& d, std::string_view what);
+  // Calls `absent(digest, what)` for each referenced blob the CAS does not hold,
+  // reading present output trees to check the files inside; stops early when
+  // `absent` returns false. Errors of the CAS pass through; a tree that is not
+  // an encoded Tree (or holds a malformed digest) is INVALID_ARGUMENT.
+  Status ForEachAbsent(const reapi::ActionResult& result, DigestFunction fn,
+                       const std::function<bool(const Digest&, const std::string&)>& absent);
 
   CasStore* cas_;
   RecordStore* records_;

@@ -101,5 +101,52 @@ TEST_F(ActionCacheTest, MalformedDigestIsRejectedNamingTheField) {
   EXPECT_NE(st.message().find("output_files[0].digest"), std::string::npos) << st.message();
 }
 
+TEST_F(ActionCacheTest, MissingBlobsListsAbsentBlobsUpToTheLimit) {
+  reapi::ActionResult r;
+  for (int i = 0; i < 5; i++) {
+    auto* f = r.add_output_files();
+    f->set_path("out/" + std::to_string(i));
+    *f->mutable_digest() =
+        DigestToProto(i == 2 ? Store("present") : Digest::Of(fn_, "lost " + std::to_string(i)));
+  }
+  auto all = ac_.MissingBlobs(r, fn_, 10);
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  ASSERT_EQ(all->size(), 4u);
+  EXPECT_NE((*all)[0].find("(out/0)"), std::string::npos) << (*all)[0];
+  EXPECT_NE((*all)[2].find("(out/3)"), std::string::npos) << (*all)[2];
+  auto two = ac_.MissingBlobs(r, fn_, 2);
+  ASSERT_TRUE(two.ok());
+  EXPECT_EQ(two->size(), 2u);
+}
+
+// A store that cannot be asked (a remote tier that is down).
+class DownStore final : public BlobStore {
+ public:
+  Result<bool> Contains(const Digest&) override {
+    return Status::Unavailable("backing store down");
+  }
+  Result<std::unique_ptr<BlobReader>> OpenRead(const Digest&) override {
+    return Status::Unavailable("backing store down");
+  }
+  Result<std::unique_ptr<BlobWriter>> OpenWrite(const Digest&) override {
+    return Status::Unavailable("backing store down");
+  }
+  Status Remove(const Digest&) override { return Status::Unavailable("backing store down"); }
+  std::string_view name() const override { return "down"; }
+};
+
+TEST_F(ActionCacheTest, UnreachableTierIsUnavailableNeverAbsent) {
+  DownStore down;
+  CasStore cas(&down, nullptr);
+  ActionCache ac(&cas, &records_);
+  reapi::ActionResult r;
+  auto* f = r.add_output_files();
+  f->set_path("out/a");
+  *f->mutable_digest() = DigestToProto(Digest::Of(fn_, "somewhere"));
+  ASSERT_TRUE(ac.Put("", action_, r).ok());
+  EXPECT_EQ(ac.Get("", action_).status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(ac.MissingBlobs(r, fn_, 10).status().code(), StatusCode::kUnavailable);
+}
+
 }  // namespace
 }  // namespace cycas

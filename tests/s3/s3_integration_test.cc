@@ -365,6 +365,18 @@ TEST_F(S3IntegrationTest, GatewayDownThenBack) {
     grpc::ClientContext ctx;
     EXPECT_EQ(Ac(b)->GetActionResult(&ctx, gar, &ar).error_code(), grpc::StatusCode::UNAVAILABLE);
   }
+  // An update whose completeness cannot be checked is refused as UNAVAILABLE,
+  // not FAILED_PRECONDITION "missing": the blob is in S3, S3 is just down.
+  {
+    v2::UpdateActionResultRequest uar;
+    *uar.mutable_action_digest() = Proto(Sha("an action while S3 is down"));
+    auto* out = uar.mutable_action_result()->add_output_files();
+    out->set_path("out/x");
+    *out->mutable_digest() = Proto(Sha(reapi_only_in_s3));
+    grpc::ClientContext ctx;
+    grpc::Status st = Ac(b)->UpdateActionResult(&ctx, uar, &ar);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAVAILABLE) << st.error_message();
+  }
   // Writes are acknowledged locally and queued.
   std::string written_during = Bytes(7000, 13), http_during = Bytes(100, 14);
   EXPECT_EQ(BatchUpdate(b, written_during), 0);

@@ -63,41 +63,6 @@ grpc::Status ActionCacheService::GetActionResult(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-Result<std::vector<std::string>> ActionCacheService::MissingBlobs(const v2::ActionResult& result,
-                                                                  DigestFunction fn, size_t limit) {
-  std::vector<std::string> missing;
-  auto check = [&](const v2::Digest& proto, const std::string& what) -> Result<bool> {
-    ASSIGN_OR_RETURN(Digest d, DigestFromProto(proto, fn, what));
-    ASSIGN_OR_RETURN(bool present, cas_->Contains(d));
-    if (!present && missing.size() < limit) missing.push_back(d.ToString() + " (" + what + ")");
-    return present;
-  };
-  for (const auto& f : result.output_files()) RETURN_IF_ERROR(check(f.digest(), f.path()).status());
-  if (result.has_stdout_digest()) RETURN_IF_ERROR(check(result.stdout_digest(), "stdout").status());
-  if (result.has_stderr_digest()) RETURN_IF_ERROR(check(result.stderr_digest(), "stderr").status());
-  for (const auto& dir : result.output_directories()) {
-    std::string what = dir.path().empty() ? "output directory tree" : dir.path() + " (tree)";
-    ASSIGN_OR_RETURN(bool present, check(dir.tree_digest(), what));
-    if (!present) continue;
-    ASSIGN_OR_RETURN(Digest tree_digest, DigestFromProto(dir.tree_digest(), fn, what));
-    ASSIGN_OR_RETURN(std::string bytes,
-                     cas_->ReadAll(tree_digest, ActionCache::Options{}.max_tree_bytes));
-    v2::Tree tree;
-    if (!tree.ParseFromString(bytes)) {
-      return Status::InvalidArgument("output directory " + what + ": tree_digest " +
-                                     tree_digest.ToString() + " is not an encoded Tree");
-    }
-    auto check_dir = [&](const v2::Directory& d) -> Status {
-      for (const auto& f : d.files())
-        RETURN_IF_ERROR(check(f.digest(), dir.path() + "/" + f.name()).status());
-      return Status::Ok();
-    };
-    RETURN_IF_ERROR(check_dir(tree.root()));
-    for (const auto& child : tree.children()) RETURN_IF_ERROR(check_dir(child));
-  }
-  return missing;
-}
-
 grpc::Status ActionCacheService::UpdateActionResult(grpc::ServerContext*,
                                                     const v2::UpdateActionResultRequest* request,
                                                     v2::ActionResult* response) {
@@ -117,7 +82,9 @@ grpc::Status ActionCacheService::UpdateActionResult(grpc::ServerContext*,
   if (!st.ok()) return ToGrpcStatus(st.WithContext("action_result"));
   if (options_->action_cache_require_complete) {
     constexpr size_t kListed = 20;
-    auto missing = MissingBlobs(result, *fn, kListed);
+    // Through the action cache's view of the CAS: with an S3 tier, a blob S3
+    // cannot be asked about is UNAVAILABLE here, never reported missing.
+    auto missing = cache_->MissingBlobs(result, *fn, kListed);
     if (!missing.ok()) return ToGrpcStatus(missing.status().WithContext("action_result"));
     if (!missing->empty()) {
       std::string msg = "action_result references blobs the CAS does not have; upload them first:";

@@ -30,12 +30,6 @@ class ActionCacheService final : public v2::ActionCache::Service {
                                   const v2::UpdateActionResultRequest* request,
                                   v2::ActionResult* response) override;
 
-  // Every blob `result` references that the CAS lacks, described for an error
-  // message ("<digest> (<path>)"), at most `limit` of them. Output trees that
-  // are present are opened and their files checked too.
-  Result<std::vector<std::string>> MissingBlobs(const v2::ActionResult& result, DigestFunction fn,
-                                                size_t limit);
-
  private:
   // Fills stdout_raw / stderr_raw / output file contents as the request asks,
   // while the response stays within the gRPC message limit.
