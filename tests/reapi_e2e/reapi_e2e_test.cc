@@ -14,6 +14,7 @@
 #include "cycasd_process.h"
 #include "digest/digest.h"
 #include "google/bytestream/bytestream.grpc.pb.h"
+#include "http_client.h"
 
 namespace cycas {
 namespace {
@@ -592,6 +593,30 @@ TEST_F(ReapiE2ETest, ActionCacheStoresServesAndInlines) {
   ASSERT_TRUE(GetAc(*client_, "", action, &got, true, {"bazel-out/k8/bin/out.txt"}).ok());
   EXPECT_EQ(got.stdout_raw(), "stdout text");
   EXPECT_EQ(got.output_files(0).contents(), "output bytes");
+}
+
+// Mixed clients: outputs uploaded through gRPC, an ActionResult stored over
+// HTTP (/ac/). The HTTP cache names blobs by hash alone and gRPC records no
+// hash -> size mapping, yet a result GET /ac/ calls complete must have
+// outputs GET /cas/ can serve, or the client fails on a "hit".
+TEST_F(ReapiE2ETest, OutputsOfAnHttpActionResultUploadedOverGrpcAreServedOverHttp) {
+  ASSERT_TRUE(client_->Upload({"grpc output", "grpc stdout"}).ok());
+  std::string base = "http://" + server_->address("http");
+  std::string action_hash = ProtoDigest("action over both protocols").hash();
+  std::string body = ResultWith("grpc output", "grpc stdout").SerializeAsString();
+  auto put = testing::Curl(
+      {"-X", "PUT", "--data-binary", "@" + testing::TempFile(body), base + "/ac/" + action_hash});
+  ASSERT_EQ(put.status, 201) << put.body << put.stderr_text;
+  auto ac = testing::Curl({base + "/ac/" + action_hash});
+  ASSERT_EQ(ac.status, 200) << ac.body;
+  v2::ActionResult result;
+  ASSERT_TRUE(result.ParseFromString(ac.body));
+  for (const auto& [digest, bytes] : {std::pair{result.output_files(0).digest(), "grpc output"},
+                                      std::pair{result.stdout_digest(), "grpc stdout"}}) {
+    auto blob = testing::Curl({base + "/cas/" + digest.hash()});
+    EXPECT_EQ(blob.status, 200) << digest.hash();
+    EXPECT_EQ(blob.body, bytes);
+  }
 }
 
 TEST_F(ReapiE2ETest, ActionCacheInstancesAreSeparate) {

@@ -94,11 +94,7 @@ Result<std::optional<Digest>> HttpCache::ResolveBlob(DigestFunction fn, const Ha
     return std::optional<Digest>();
   }
   Digest d(fn, hash, static_cast<uint64_t>(*size));
-  {
-    std::lock_guard lk(mu_);
-    if (known_sizes_.size() >= options_.size_cache_entries) known_sizes_.clear();
-    known_sizes_[key] = d.size_bytes();
-  }
+  CacheSize(d);
   return std::optional<Digest>(d);
 }
 
@@ -122,16 +118,36 @@ void HttpCache::RememberSize(const Digest& digest) {
       return;
     }
   }
+  CacheSize(digest);
+}
+
+void HttpCache::CacheSize(const Digest& digest) {
   std::lock_guard lk(mu_);
   if (known_sizes_.size() >= options_.size_cache_entries) known_sizes_.clear();
-  known_sizes_[key] = digest.size_bytes();
+  known_sizes_[Digest(digest.function(), digest.hash(), 0)] = digest.size_bytes();
+}
+
+void HttpCache::LearnSizes(const reapi::ActionResult& result, DigestFunction fn) {
+  auto learn = [&](const reapi::Digest& proto) {
+    auto d = DigestFromProto(proto, fn, "");
+    if (d.ok() && !d->IsEmptyBlob()) CacheSize(*d);
+  };
+  for (const auto& f : result.output_files()) learn(f.digest());
+  for (const auto& dir : result.output_directories()) learn(dir.tree_digest());
+  if (result.has_stdout_digest()) learn(result.stdout_digest());
+  if (result.has_stderr_digest()) learn(result.stderr_digest());
 }
 
 Status HttpCache::CheckAcValue(std::string_view bytes, DigestFunction fn) {
   reapi::ActionResult result;
   if (!ParseActionResult(bytes, &result)) return Status::Ok();       // opaque value
   if (!ActionCache::Validate(result, fn).ok()) return Status::Ok();  // parses by accident
-  return action_cache_->CheckComplete(result, fn);
+  RETURN_IF_ERROR(action_cache_->CheckComplete(result, fn));
+  // A client that read this result fetches its outputs next, by hash alone.
+  // They may have been uploaded through gRPC, which records no hash -> size
+  // mapping; the result names their full digests, so remember them (in RAM).
+  LearnSizes(result, fn);
+  return Status::Ok();
 }
 
 Result<AcValue> HttpCache::GetAc(std::string_view instance, DigestFunction fn,

@@ -104,6 +104,11 @@ class HttpCache {
   RecordStore* records_;
   HttpMetrics* metrics_;
   Options options_;
+  // Adds to known_sizes_ (takes mu_).
+  void CacheSize(const Digest& digest);
+  // Learns the sizes of the blobs a complete ActionResult names (see GetAc).
+  void LearnSizes(const reapi::ActionResult& result, DigestFunction fn);
+
   std::mutex mu_;
   // Sizes of recently seen blobs, keyed by the digest with size 0; guarded by
   // mu_; cleared when full (a miss only costs a record read).
