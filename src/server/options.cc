@@ -197,10 +197,12 @@ std::vector<OptionSpec> ServerOptionSpecs() {
       {"http.ac_strict", T::kBool, "false",
        "Refuse (400) PUT /ac/ bodies that are not a well-formed ActionResult. Off by default "
        "so ccache's layout=bazel can store its own values there."},
-      {"http.threads", T::kInt, "16",
-       "Threads serving HTTP connections. Storage calls block the thread that makes them (a "
-       "durable upload waits for its group commit), so more threads let more uploads share "
-       "one flush; a read-mostly cache on few cores may prefer fewer."},
+      {"http.threads", T::kInt, "0",
+       "Threads serving HTTP connections (parsing, reads, sending); 0 = one per core."},
+      {"http.blocking_threads", T::kInt, "64",
+       "Threads that make the HTTP front-end's storage calls that can block: commits of "
+       "uploads (a durable upload waits for its group commit) and action-cache writes. As "
+       "many uploads as this can share one flush while the connection threads keep serving."},
       {"http.kv_namespaces", T::kString, "ccache,sccache",
        "Comma-separated first path segments that hold generic key-value namespaces "
        "(ccache's default layouts, sccache's WebDAV backend); cache paths (.../ac/{hash}, "

@@ -11,6 +11,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
@@ -49,6 +50,9 @@ HttpOptions HttpOptionsFromConfig(const Config& config) {
   o.slow_client_timeout = config.GetDuration("http.slow_client_timeout");
   o.ac_strict = config.GetBool("http.ac_strict");
   o.threads = static_cast<int>(config.GetInt("http.threads"));
+  if (o.threads <= 0)
+    o.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  o.blocking_threads = static_cast<int>(config.GetInt("http.blocking_threads"));
   o.zstd_max_blob = config.GetBytes("http.zstd_max_blob");
   o.spool_dir = config.GetString("server.data_dir");
   o.ram_capacity = config.GetBytes("cas.ram_capacity");
@@ -199,6 +203,7 @@ class HttpServer::Impl {
       : options_(std::move(options)),
         deps_(deps),
         cache_(deps.cas, deps.action_cache, deps.records, &metrics_, CacheOptions(options_)),
+        blocking_(static_cast<size_t>(std::max(1, options_.blocking_threads))),
         acceptor_(ioc_) {}
 
   static HttpCache::Options CacheOptions(const HttpOptions& o) {
@@ -215,6 +220,16 @@ class HttpServer::Impl {
   HttpMetrics& metrics() { return metrics_; }
   HttpCache& cache() { return cache_; }
   UploadFlights& flights() { return flights_; }
+  // Runs `fn` — a storage call that may block for a group commit or a disk read
+  // — on the blocking pool and resumes the caller with its Status, so the
+  // threads that serve connections never wait on the disk: 64 uploads share one
+  // flush instead of queueing behind a few blocked threads.
+  template <typename Fn>
+  asio::awaitable<Status> Offload(Fn fn) {
+    co_return co_await asio::co_spawn(
+        blocking_.get_executor(), [&fn]() -> asio::awaitable<Status> { co_return fn(); },
+        asio::use_awaitable);
+  }
   const HttpOptions& options() const { return options_; }
   const HttpDeps& deps() const { return deps_; }
   std::string StatusJson() const { return BuildStatusJson(StatusInputs()); }
@@ -239,6 +254,7 @@ class HttpServer::Impl {
   HttpCache cache_;
   UploadFlights flights_;
   asio::io_context ioc_;
+  asio::thread_pool blocking_;
   tcp::acceptor acceptor_;
   std::vector<std::thread> threads_;
   int port_ = 0;
@@ -1004,13 +1020,15 @@ asio::awaitable<Outcome> Connection::CasPut(Parser& parser, const CachePath& pat
       Outcome o_ = co_await fail(be);
       co_return o_;
     }
-    if (!exists) {
-      if (Status st = (*writer)->Commit(); !st.ok()) {
-        Outcome o_ = co_await SendError(req, st);
-        co_return o_;
-      }
+    Status st = co_await server_->Offload([&] {
+      Status s = exists ? Status::Ok() : (*writer)->Commit();
+      if (s.ok()) cache.RememberSize(digest);
+      return s;
+    });
+    if (!st.ok()) {
+      Outcome o_ = co_await SendError(req, st);
+      co_return o_;
     }
-    cache.RememberSize(digest);
     bool ok = co_await SendText(req, exists ? 204 : 201, "");
     co_return Outcome{exists ? 204 : 201, ok};
   }
@@ -1091,8 +1109,10 @@ asio::awaitable<Outcome> Connection::CasPut(Parser& parser, const CachePath& pat
   auto writer = cas->OpenWrite(actual);
   int code = 201;
   if (writer.ok()) {
-    Status st = spool.CopyTo(**writer);
-    if (st.ok()) st = (*writer)->Commit();
+    Status st = co_await server_->Offload([&] {
+      Status s = spool.CopyTo(**writer);
+      return s.ok() ? (*writer)->Commit() : s;
+    });
     if (!st.ok()) {
       Outcome o_ = co_await SendError(req, st);
       co_return o_;
@@ -1105,7 +1125,10 @@ asio::awaitable<Outcome> Connection::CasPut(Parser& parser, const CachePath& pat
       co_return o_;
     }
   }
-  cache.RememberSize(actual);
+  co_await server_->Offload([&] {
+    cache.RememberSize(actual);
+    return Status::Ok();
+  });
   bool ok = co_await SendText(req, code, "");
   co_return Outcome{code, ok};
 }
@@ -1131,7 +1154,8 @@ asio::awaitable<Outcome> Connection::AcPut(Parser& parser, const CachePath& path
     bool ok = co_await SendText(req, be.code, be.status.message() + "\n", {}, BodyPending(parser));
     co_return Outcome{be.code, ok};
   }
-  Status st = server_->cache().PutAc(path.instance, path.function, path.hash, spool);
+  Status st = co_await server_->Offload(
+      [&] { return server_->cache().PutAc(path.instance, path.function, path.hash, spool); });
   if (!st.ok()) {
     Outcome o_ = co_await SendError(req, st);
     co_return o_;
@@ -1228,6 +1252,9 @@ void HttpServer::Impl::Stop() {
   });
   ioc_.stop();
   for (auto& t : threads_) t.join();
+  // Storage calls already handed to the pool finish first: they use their
+  // coroutines' frames, which live until the io_context is destroyed.
+  blocking_.join();
   threads_.clear();
 }
 

@@ -34,7 +34,10 @@ struct HttpOptions {
   std::chrono::milliseconds idle_timeout{60'000};         // keep-alive wait / header read
   std::chrono::milliseconds slow_client_timeout{30'000};  // longest stall in a body read or write
   bool ac_strict = false;
-  int threads = 16;
+  int threads = 2;
+  // Threads that make the storage calls which may block (commits of uploads,
+  // action-cache writes): as many uploads can share one group commit.
+  int blocking_threads = 64;
   // Directory for spool files of bodies whose size or hash is not known up
   // front (chunked or zstd-encoded uploads, large action-cache values).
   std::string spool_dir = ".";
