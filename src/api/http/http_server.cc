@@ -608,6 +608,15 @@ asio::awaitable<bool> Connection::SendBlob(const Request& req, int code, BlobRea
 asio::awaitable<Connection::BodyError> Connection::ReadBody(
     Parser& parser, std::function<Status(std::span<const uint8_t>)> sink) {
   std::vector<uint8_t> chunk(kChunkSize);
+  // Beast reads as much as the connection buffer has room for, and that buffer
+  // only grew to fit the headers: without room, a large body arrives ~1 KiB per
+  // recv(2) (65k system calls and async operations for 64 MiB). The room is
+  // given back afterwards so that idle keep-alive connections stay small.
+  buffer_.reserve(kChunkSize);
+  struct Shrink {
+    beast::flat_buffer& b;
+    ~Shrink() { b.shrink_to_fit(); }
+  } shrink{buffer_};
   while (!parser.is_done()) {
     parser.get().body().data = chunk.data();
     parser.get().body().size = chunk.size();
