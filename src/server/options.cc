@@ -197,8 +197,10 @@ std::vector<OptionSpec> ServerOptionSpecs() {
       {"http.ac_strict", T::kBool, "false",
        "Refuse (400) PUT /ac/ bodies that are not a well-formed ActionResult. Off by default "
        "so ccache's layout=bazel can store its own values there."},
-      {"http.threads", T::kInt, "0",
-       "Threads serving HTTP connections (parsing, reads, sending); 0 = one per core."},
+      {"http.threads", T::kInt, "16",
+       "Threads serving HTTP connections (parsing, reading blobs, sending); 0 = one per core. "
+       "A read from the disk tier blocks the thread that makes it, so more threads than cores "
+       "keep the disk busy."},
       {"http.blocking_threads", T::kInt, "64",
        "Threads that make the HTTP front-end's storage calls that can block: commits of "
        "uploads (a durable upload waits for its group commit) and action-cache writes. As "

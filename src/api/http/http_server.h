@@ -34,7 +34,7 @@ struct HttpOptions {
   std::chrono::milliseconds idle_timeout{60'000};         // keep-alive wait / header read
   std::chrono::milliseconds slow_client_timeout{30'000};  // longest stall in a body read or write
   bool ac_strict = false;
-  int threads = 2;
+  int threads = 16;
   // Threads that make the storage calls which may block (commits of uploads,
   // action-cache writes): as many uploads can share one group commit.
   int blocking_threads = 64;
