@@ -164,6 +164,23 @@ Status Server::Start() {
     return Status::Internal("cannot create server.data_dir " + config_.GetString("server.data_dir") +
                             ": " + ec.message());
   }
+  if (const std::string& creds = config_.GetString("auth.credentials_file"); !creds.empty()) {
+    int64_t cache_size = config_.GetInt("auth.password_cache_size");
+    if (cache_size < 0) return Status::InvalidArgument("auth.password_cache_size must be >= 0");
+    auth::AuthenticatorOptions ao;
+    ao.password_cache_entries = static_cast<size_t>(cache_size);
+    ao.password_cache_ttl = config_.GetDuration("auth.password_cache_ttl");
+    auto a = auth::Authenticator::FromFile(creds, ao);
+    if (!a.ok()) return a.status().WithContext("auth.credentials_file");
+    authenticator_ = std::move(*a);
+    const auth::Credentials& c = authenticator_->credentials();
+    LOG(kInfo, "authentication on")
+        .kv("credentials_file", creds)
+        .kv("tokens", c.tokens.size())
+        .kv("users", c.users.size())
+        .kv("certs", c.certs.size())
+        .kv("anonymous", c.anonymous.DescribeAccess());
+  }
   RETURN_IF_ERROR(BuildStorage());
 
   // Health checking (grpc.health.v1) lets load balancers and scripts probe the server.
@@ -174,11 +191,12 @@ Status Server::Start() {
   builder.SetMaxSendMessageSize(max_msg);
   // REAPI: Capabilities, ContentAddressableStorage, ActionCache, ByteStream (docs/reapi.md).
   ASSIGN_OR_RETURN(auto reapi_options, api::reapi::ReapiOptionsFromConfig(config_));
+  reapi_options.authenticator = authenticator_.get();
   ASSIGN_OR_RETURN(reapi_, api::reapi::ReapiServices::Create(std::move(reapi_options), cas_.get(),
                                                              action_cache_.get()));
   reapi_->Register(builder);
   // zako: ContentAddressableStorage, and Transport on its own listener (docs/zako-protocol.md).
-  ASSIGN_OR_RETURN(zako_, api::zako::ZakoFrontend::Create(config_, cas_.get()));
+  ASSIGN_OR_RETURN(zako_, api::zako::ZakoFrontend::Create(config_, cas_.get(), authenticator_.get()));
   zako_->RegisterServices(&builder);
   ASSIGN_OR_RETURN(auto credentials, GrpcServerCredentials(config_));
 
@@ -217,6 +235,7 @@ Status Server::StartHttp() {
   deps.records = serving_records_;
   deps.engine = engine_.get();
   deps.ram = ram_tier_.get();
+  deps.authenticator = authenticator_.get();
   http_ = std::make_unique<api::http::HttpServer>(options, deps);
   RETURN_IF_ERROR(http_->Start());
   ports_["http"] = http_->port();

@@ -11,6 +11,7 @@
 #include "api/http/http_server.h"
 #include "api/reapi/reapi_services.h"
 #include "api/zako/frontend.h"
+#include "auth/authenticator.h"
 #include "cas/action_cache.h"
 #include "cas/cas_store.h"
 #include "cas/engine_blob_store.h"
@@ -51,6 +52,9 @@ class Server {
   Status StartHttp();
 
   const Config& config_;
+  // Who may call (docs/auth.md); null when auth.credentials_file is empty.
+  // Declared first among the owned parts: every front-end points at it.
+  std::unique_ptr<auth::Authenticator> authenticator_;
   // Storage stack, bottom to top (DESIGN.md §2): engine -> tiers -> CAS layer.
   std::unique_ptr<engine::Engine> engine_;
   std::unique_ptr<EngineBlobStore> local_tier_;

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "auth/authenticator.h"
 #include "cas/action_cache.h"
 #include "cas/cas_store.h"
 #include "cas/memory_blob_store.h"
@@ -42,6 +43,12 @@ struct HttpOptions {
   // First path segments that hold generic key-value namespaces (ccache's
   // default layouts, sccache's WebDAV backend).
   std::vector<std::string> kv_namespaces = {"ccache", "sccache"};
+  // HTTPS (http.tls_*): with a certificate and key the listener speaks TLS
+  // only. A client CA makes the server ask for (not require) a client
+  // certificate, whose subject CN the credentials file may map to a principal.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_client_ca_file;
 };
 
 // Reads the http.* options (and server.data_dir for spooling).
@@ -54,6 +61,8 @@ struct HttpDeps {
   RecordStore* records = nullptr;
   engine::Engine* engine = nullptr;
   MemoryBlobStore* ram = nullptr;
+  // Who may call (docs/auth.md); null: auth is off, every request is allowed.
+  const auth::Authenticator* authenticator = nullptr;
 };
 
 class HttpServer {
