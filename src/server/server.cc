@@ -196,7 +196,8 @@ Status Server::Start() {
                                                              action_cache_.get()));
   reapi_->Register(builder);
   // zako: ContentAddressableStorage, and Transport on its own listener (docs/zako-protocol.md).
-  ASSIGN_OR_RETURN(zako_, api::zako::ZakoFrontend::Create(config_, cas_.get(), authenticator_.get()));
+  ASSIGN_OR_RETURN(zako_,
+                   api::zako::ZakoFrontend::Create(config_, cas_.get(), authenticator_.get()));
   zako_->RegisterServices(&builder);
   ASSIGN_OR_RETURN(auto credentials, GrpcServerCredentials(config_));
 

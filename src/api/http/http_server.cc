@@ -1,5 +1,6 @@
 #include "api/http/http_server.h"
 
+#include <openssl/x509.h>
 #include <zstd.h>
 
 #include <atomic>
@@ -17,7 +18,6 @@
 #include <boost/beast/http.hpp>
 #include <ctime>
 #include <functional>
-#include <openssl/x509.h>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -210,7 +210,8 @@ std::string PeerCommonName(ssl::stream<tcp::socket>& tls) {
   std::string cn;
   if (SSL_get_verify_result(s) == X509_V_OK) {
     char buf[256];
-    int n = X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, buf, sizeof(buf));
+    int n =
+        X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, buf, sizeof(buf));
     if (n > 0) cn.assign(buf, static_cast<size_t>(n));
   }
   X509_free(cert);
@@ -533,7 +534,7 @@ asio::awaitable<Outcome> Connection::HandleOne() {
 }
 
 asio::awaitable<Outcome> Connection::SendAuthError(const Request& req, const Status& st,
-                                                  bool close) {
+                                                   bool close) {
   int code = st.code() == StatusCode::kUnauthenticated ? 401 : 403;
   Headers headers;
   if (code == 401) headers = OneHeader("WWW-Authenticate", "Basic realm=\"cycas\"");
@@ -1342,8 +1343,9 @@ Status HttpServer::Impl::SetUpTls() {
   const HttpOptions& o = options_;
   if (o.tls_cert_file.empty() && o.tls_key_file.empty()) {
     if (!o.tls_client_ca_file.empty()) {
-      return Status::InvalidArgument("http.tls_client_ca_file needs http.tls_cert_file and "
-                                     "http.tls_key_file (client certificates need HTTPS)");
+      return Status::InvalidArgument(
+          "http.tls_client_ca_file needs http.tls_cert_file and "
+          "http.tls_key_file (client certificates need HTTPS)");
     }
     return Status::Ok();
   }

@@ -6,8 +6,8 @@
 #include <cstdint>
 
 #include "api/reapi/instance_names.h"
-#include "auth/authenticator.h"
 #include "api/reapi/upload_spool.h"
+#include "auth/authenticator.h"
 
 namespace cycas::api::reapi {
 

@@ -1,10 +1,10 @@
 #include "api/zako/cas_service.h"
 
+#include <google/protobuf/arena.h>
+
 #include <atomic>
 #include <cstring>
 #include <vector>
-
-#include <google/protobuf/arena.h>
 
 #include "api/grpc_auth.h"
 #include "api/grpc_status.h"

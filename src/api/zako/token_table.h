@@ -48,7 +48,9 @@ class TokenTable {
   explicit TokenTable(TokenTableOptions options);
 
   // A fresh token valid until now + ttl. INTERNAL if the CSPRNG fails.
-  Result<std::string> Issue(Clock::time_point now = Clock::now()) { return Issue(TokenGrant{}, now); }
+  Result<std::string> Issue(Clock::time_point now = Clock::now()) {
+    return Issue(TokenGrant{}, now);
+  }
   // The same, for a token that allows only `grant`.
   Result<std::string> Issue(TokenGrant grant, Clock::time_point now = Clock::now());
   // The token's grant when `token` was issued by this table, has not expired
