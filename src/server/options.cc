@@ -93,6 +93,9 @@ std::vector<OptionSpec> ServerOptionSpecs() {
       {"remote.tls_cert_file", T::kString, "",
        "Client certificate (PEM) for a remote tier that requires one; with remote.tls_key_file."},
       {"remote.tls_key_file", T::kString, "", "Private key (PEM) of remote.tls_cert_file."},
+      {"remote.token_file", T::kString, "",
+       "File holding a bearer token (one line) sent to a remote tier that requires "
+       "credentials (its auth.credentials_file; docs/auth.md). Empty: none."},
       // The S3 tier (docs/s3-tier.md): exclusive with remote.address.
       {"s3.endpoint", T::kString, "",
        "S3 endpoint (scheme://host[:port], e.g. https://s3.eu-west-1.amazonaws.com or "

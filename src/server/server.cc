@@ -19,6 +19,7 @@ Server::~Server() { Shutdown(); }
 
 namespace {
 
+// Reads a whole file named by an option (PEM files, the remote token).
 Result<std::string> ReadPemFile(const std::string& option, const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   if (!f) return Status::InvalidArgument(option + ": cannot read " + path);
@@ -108,6 +109,14 @@ Status Server::BuildStorage() {
     ro.tls_ca_file = config_.GetString("remote.tls_ca_file");
     ro.tls_cert_file = config_.GetString("remote.tls_cert_file");
     ro.tls_key_file = config_.GetString("remote.tls_key_file");
+    if (const std::string& tf = config_.GetString("remote.token_file"); !tf.empty()) {
+      auto token = ReadPemFile("remote.token_file", tf);
+      if (!token.ok()) return token.status();
+      std::string t = *token;
+      while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.pop_back();
+      if (t.empty()) return Status::InvalidArgument("remote.token_file " + tf + " is empty");
+      ro.authorization = "Bearer " + t;
+    }
     auto store = ZakoRemoteBlobStore::Create(ro);
     if (!store.ok()) return store.status().WithContext("remote.address");
     remote_tier_ = std::move(*store);

@@ -408,6 +408,63 @@ TEST_F(AuthE2eTest, ZakoNeedsCredentialsAndTokensCarryScopes) {
   EXPECT_EQ(st.error_code(), grpc::StatusCode::PERMISSION_DENIED);
 }
 
+// ---- cycas's own clients: the `cycas` command and the remote tier ----
+
+TEST_F(AuthE2eTest, CycasCommandSendsCycasToken) {
+  const std::string blob = zako_e2e::Bytes(30000, 11);
+  const Digest d = zako_e2e::Blake3Of(blob);
+  const std::string file = (dir_.path() / "blob.bin").string();
+  zako_e2e::WriteFile(file, blob);
+  const std::string server = server_->address("grpc");
+  unsetenv("CYCAS_TOKEN");
+  auto r = zako_e2e::RunCycas({"--server", server, "-q", "put", file});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE((r.out + r.err).find("UNAUTHENTICATED"), std::string::npos) << r.out << r.err;
+  setenv("CYCAS_TOKEN", kReaderToken.c_str(), 1);
+  r = zako_e2e::RunCycas({"--server", server, "-q", "put", file});
+  EXPECT_NE(r.exit_code, 0);
+  // put reports each file's failure on its result line.
+  EXPECT_NE((r.out + r.err).find("PERMISSION_DENIED"), std::string::npos) << r.out << r.err;
+  setenv("CYCAS_TOKEN", kCiToken.c_str(), 1);
+  r = zako_e2e::RunCycas({"--server", server, "-q", "put", file});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  setenv("CYCAS_TOKEN", kReaderToken.c_str(), 1);
+  const std::string out = (dir_.path() / "got.bin").string();
+  r = zako_e2e::RunCycas(
+      {"--server", server, "-q", "get", d.hex() + "/" + std::to_string(blob.size()), "-o", out});
+  unsetenv("CYCAS_TOKEN");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(zako_e2e::ReadFileOrEmpty(out), blob);
+}
+
+TEST_F(AuthE2eTest, RemoteTierSendsItsTokenFile) {
+  const std::string blob = zako_e2e::Bytes(20000, 12);
+  const Digest d = zako_e2e::Blake3Of(blob);
+  zpb::cas::GetTransportDetailsRequest req;
+  req.add_supported_protocols(zpb::net::grpc);
+  zpb::cas::TransportDetails details;
+  ASSERT_TRUE(zako_->cas().GetTransportDetails(Ctx(Bearer(kCiToken)).get(), req, &details).ok());
+  auto up = zako_->UploadRaw({zako_e2e::MetadataMessage(d), zako_e2e::ChunkMessage(blob)},
+                             "Bearer " + details.auth_token());
+  ASSERT_TRUE(up.status.ok()) << up.status.error_message();
+
+  // An open front server whose remote tier is this (authenticated) server.
+  WriteText(dir_.path() / "remote.token", kReaderToken + "\n");
+  testing::CycasdProcess front({"remote.address=" + server_->address("grpc"),
+                                "remote.token_file=" + (dir_.path() / "remote.token").string()});
+  ASSERT_TRUE(front.Start()) << front.error();
+  zako_e2e::ZakoConn conn(front.address("grpc"), front.address("transport"));
+  auto down = conn.Download(d);
+  ASSERT_TRUE(down.status.ok()) << down.status.error_message();
+  EXPECT_EQ(down.data, blob);
+
+  // Without the token the remote tier cannot fetch it.
+  testing::CycasdProcess bare({"remote.address=" + server_->address("grpc")});
+  ASSERT_TRUE(bare.Start()) << bare.error();
+  zako_e2e::ZakoConn bare_conn(bare.address("grpc"), bare.address("transport"));
+  EXPECT_FALSE(bare_conn.Download(d).status.ok());
+}
+
 // ---- HTTP ----
 
 TEST_F(AuthE2eTest, HttpRefusesMissingWrongAndExpiredCredentials) {
