@@ -6,6 +6,7 @@
 #include <string>
 #include <thread>
 
+#include "auth/credentials_file.h"
 #include "server/options.h"
 #include "server/server.h"
 #include "server/version.h"
@@ -88,6 +89,15 @@ int main(int argc, char** argv) {
   }
   cycas::log::SetLevel(level);
   if (check_only) {
+    // The credentials file is part of the configuration: check it too, so a
+    // typo is found before a restart, not by it.
+    if (const std::string& creds = config.GetString("auth.credentials_file"); !creds.empty()) {
+      auto loaded = cycas::auth::LoadCredentialsFile(creds);
+      if (!loaded.ok()) {
+        std::cerr << "cycasd: auth.credentials_file: " << loaded.status().message() << "\n";
+        return 2;
+      }
+    }
     std::cout << "configuration OK\n";
     return 0;
   }

@@ -632,6 +632,14 @@ TEST(AuthConfigE2eTest, MalformedCredentialsFileStopsTheServerNamingLineAndField
   EXPECT_FALSE(server.Start(10000));
   EXPECT_NE(server.log().find("line 3"), std::string::npos) << server.log();
   EXPECT_NE(server.log().find("token[0] ('ci').sha256"), std::string::npos) << server.log();
+  // --check-config finds it too, before any restart.
+  std::string out;
+  int rc = testing::RunCommand({testing::CycasdProcess::BinaryPath(), "--check-config", "--set",
+                                "auth.credentials_file=" + (dir.path() / "creds.toml").string()},
+                               {}, &out);
+  EXPECT_EQ(rc, 2);
+  EXPECT_NE(out.find("line 3: token[0] ('ci').sha256: must be 64 hex digits"), std::string::npos)
+      << out;
 }
 
 }  // namespace
