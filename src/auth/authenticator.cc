@@ -89,25 +89,53 @@ std::optional<std::string> DecodeBase64(std::string_view text) {
   return out;
 }
 
-Authenticator::Authenticator(Credentials credentials, AuthenticatorOptions options)
-    : credentials_(std::move(credentials)),
-      password_cache_(std::make_unique<PasswordCache>(options.password_cache_entries,
-                                                      options.password_cache_ttl)) {
-  for (const TokenEntry& t : credentials_.tokens) tokens_.emplace(Prefix(t.sha256), &t);
-  for (const UserEntry& u : credentials_.users) users_.emplace(u.name, &u);
-  for (const CertEntry& c : credentials_.certs) certs_.emplace(c.common_name, &c);
+std::shared_ptr<const Authenticator::Table> Authenticator::MakeTable(Credentials credentials) {
+  auto t = std::make_shared<Table>();
+  t->credentials = std::move(credentials);
+  for (const TokenEntry& e : t->credentials.tokens) t->tokens.emplace(Prefix(e.sha256), &e);
+  for (const UserEntry& u : t->credentials.users) t->users.emplace(u.name, &u);
+  for (const CertEntry& c : t->credentials.certs) t->certs.emplace(c.common_name, &c);
+  return t;
 }
+
+Authenticator::Authenticator(Credentials credentials, AuthenticatorOptions options)
+    : table_(MakeTable(std::move(credentials))),
+      // Survives reloads: its keys include the stored hash, so a changed
+      // password can never match an entry made for the old one.
+      password_cache_(std::make_unique<PasswordCache>(options.password_cache_entries,
+                                                      options.password_cache_ttl)) {}
 
 Result<std::unique_ptr<Authenticator>> Authenticator::FromFile(const std::string& path,
                                                                AuthenticatorOptions options) {
   ASSIGN_OR_RETURN(Credentials c, LoadCredentialsFile(path));
-  return std::make_unique<Authenticator>(std::move(c), options);
+  auto a = std::make_unique<Authenticator>(std::move(c), options);
+  a->path_ = path;
+  return a;
 }
 
-Result<Principal> Authenticator::FromBearer(std::string_view token,
+Status Authenticator::Reload() {
+  if (path_.empty()) return Status::FailedPrecondition("not loaded from a file: nothing to reload");
+  ASSIGN_OR_RETURN(Credentials c, LoadCredentialsFile(path_));
+  auto t = MakeTable(std::move(c));
+  std::lock_guard lk(mu_);
+  table_ = std::move(t);
+  return Status::Ok();
+}
+
+std::shared_ptr<const Authenticator::Table> Authenticator::table() const {
+  std::lock_guard lk(mu_);
+  return table_;
+}
+
+std::shared_ptr<const Credentials> Authenticator::credentials() const {
+  auto t = table();
+  return std::shared_ptr<const Credentials>(t, &t->credentials);
+}
+
+Result<Principal> Authenticator::FromBearer(const Table& table, std::string_view token,
                                             std::chrono::system_clock::time_point now) const {
   HashBytes h = HashOf(DigestFunction::kSha256, token);
-  auto [begin, end] = tokens_.equal_range(Prefix(h));
+  auto [begin, end] = table.tokens.equal_range(Prefix(h));
   for (auto it = begin; it != end; ++it) {
     const TokenEntry& t = *it->second;
     if (CRYPTO_memcmp(t.sha256.data(), h.data(), h.size()) != 0) continue;
@@ -119,7 +147,7 @@ Result<Principal> Authenticator::FromBearer(std::string_view token,
   return Unauthenticated("wrong");
 }
 
-Result<Principal> Authenticator::FromBasic(std::string_view encoded) const {
+Result<Principal> Authenticator::FromBasic(const Table& table, std::string_view encoded) const {
   auto decoded = DecodeBase64(encoded);
   if (!decoded) return Unauthenticated("malformed");
   std::string_view pair = *decoded;
@@ -128,7 +156,7 @@ Result<Principal> Authenticator::FromBasic(std::string_view encoded) const {
   std::string user(pair.substr(0, colon));
   std::string_view password = pair.substr(colon + 1);
   Result<Principal> out = Unauthenticated("wrong");
-  if (auto it = users_.find(user); it != users_.end()) {
+  if (auto it = table.users.find(user); it != table.users.end()) {
     const UserEntry& u = *it->second;
     auto key = PasswordCache::KeyFor(user, password, u.password_hash);
     if (password_cache_->Contains(key) || VerifyPassword(password, u.password_hash)) {
@@ -142,6 +170,7 @@ Result<Principal> Authenticator::FromBasic(std::string_view encoded) const {
 
 Result<Principal> Authenticator::Identify(const Presented& presented,
                                           std::chrono::system_clock::time_point now) const {
+  const std::shared_ptr<const Table> t = table();
   std::string_view auth = presented.authorization;
   while (!auth.empty() && auth.front() == ' ') auth.remove_prefix(1);
   while (!auth.empty() && auth.back() == ' ') auth.remove_suffix(1);
@@ -152,19 +181,19 @@ Result<Principal> Authenticator::Identify(const Presented& presented,
     std::string_view rest = auth.substr(sp + 1);
     while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
     if (rest.empty()) return Unauthenticated("malformed");
-    if (IEqualsAscii(scheme, "Bearer")) return FromBearer(rest, now);
-    if (IEqualsAscii(scheme, "Basic")) return FromBasic(rest);
+    if (IEqualsAscii(scheme, "Bearer")) return FromBearer(*t, rest, now);
+    if (IEqualsAscii(scheme, "Basic")) return FromBasic(*t, rest);
     return Unauthenticated("malformed");
   }
   if (!presented.cert_common_name.empty()) {
-    auto it = certs_.find(std::string(presented.cert_common_name));
-    if (it != certs_.end()) {
+    auto it = t->certs.find(std::string(presented.cert_common_name));
+    if (it != t->certs.end()) {
       return Principal{.name = "certificate '" + it->second->common_name + "'",
                        .scope = it->second->scope};
     }
     // A verified certificate that grants nothing: the caller is anonymous.
   }
-  return Principal{.name = "anonymous", .scope = credentials_.anonymous, .anonymous = true};
+  return Principal{.name = "anonymous", .scope = t->credentials.anonymous, .anonymous = true};
 }
 
 Status Authenticator::Permit(const Principal& principal, Access access,

@@ -1,7 +1,9 @@
 // Authenticator: decides who is calling and whether they may make the call.
 // One instance serves every front-end (REAPI, zako, HTTP); it is built from
-// the credentials file (credentials_file.h) and never changes, so it is safe
-// for concurrent use without locks (except the password cache's own).
+// the credentials file (credentials_file.h). Safe for concurrent use: each
+// call works on an immutable snapshot of the loaded file, which Reload()
+// replaces as a whole (SIGHUP), so a call never sees half of an old file and
+// half of a new one.
 //
 // Two steps, so a front-end can identify the caller before it has parsed the
 // request and check the scope once it knows the instance name:
@@ -18,6 +20,7 @@
 #include <array>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -55,9 +58,14 @@ class Authenticator {
  public:
   Authenticator(Credentials credentials, AuthenticatorOptions options);
 
-  // LoadCredentialsFile, then an Authenticator over it.
+  // LoadCredentialsFile, then an Authenticator over it that can Reload().
   static Result<std::unique_ptr<Authenticator>> FromFile(const std::string& path,
                                                          AuthenticatorOptions options);
+
+  // Reads the file given to FromFile again and, if it is valid, serves calls
+  // from it from now on; if not, keeps the current credentials and returns
+  // the error. Calls in flight finish with the credentials they started with.
+  Status Reload();
 
   Result<Principal> Identify(
       const Presented& presented,
@@ -71,19 +79,29 @@ class Authenticator {
   Result<Principal> Authorize(const Presented& presented, Access access,
                               std::optional<std::string_view> instance) const;
 
-  const Credentials& credentials() const { return credentials_; }
+  // The credentials in force (a snapshot: a later Reload does not change it).
+  std::shared_ptr<const Credentials> credentials() const;
   size_t cached_passwords() const { return password_cache_->size(); }
 
  private:
-  Result<Principal> FromBearer(std::string_view token,
-                               std::chrono::system_clock::time_point now) const;
-  Result<Principal> FromBasic(std::string_view encoded) const;
+  // One loaded credentials file with its lookup indexes (pointing into it).
+  struct Table {
+    Credentials credentials;
+    // Tokens by the first 8 bytes of their SHA-256 (confirmed in constant time).
+    std::unordered_multimap<uint64_t, const TokenEntry*> tokens;
+    std::unordered_map<std::string, const UserEntry*> users;
+    std::unordered_map<std::string, const CertEntry*> certs;
+  };
+  static std::shared_ptr<const Table> MakeTable(Credentials credentials);
+  std::shared_ptr<const Table> table() const;
 
-  Credentials credentials_;
-  // Tokens by the first 8 bytes of their SHA-256 (confirmed in constant time).
-  std::unordered_multimap<uint64_t, const TokenEntry*> tokens_;
-  std::unordered_map<std::string, const UserEntry*> users_;
-  std::unordered_map<std::string, const CertEntry*> certs_;
+  Result<Principal> FromBearer(const Table& table, std::string_view token,
+                               std::chrono::system_clock::time_point now) const;
+  Result<Principal> FromBasic(const Table& table, std::string_view encoded) const;
+
+  std::string path_;  // empty: built from Credentials, nothing to reload
+  mutable std::mutex mu_;
+  std::shared_ptr<const Table> table_;
   // Mutable state behind a const interface: only an optimisation.
   std::unique_ptr<PasswordCache> password_cache_;
 };

@@ -2,8 +2,11 @@
 
 #include <crypt.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 
 #include "digest/hasher.h"
 
@@ -184,6 +187,32 @@ TEST_F(AuthenticatorTest, AuthorizeCombinesBoth) {
             StatusCode::kPermissionDenied);
   EXPECT_EQ(auth_->Authorize({Basic("bob:nope"), ""}, Access::kRead, "").status().code(),
             StatusCode::kUnauthenticated);
+}
+
+TEST(AuthenticatorReloadTest, ReloadSwapsCredentialsAndKeepsThemOnError) {
+  auto path = std::filesystem::temp_directory_path() /
+              ("cycas-reload-" + std::to_string(::getpid()) + ".toml");
+  auto write = [&](const std::string& text) { std::ofstream(path, std::ios::trunc) << text; };
+  write("[[token]]\nname = \"one\"\ntoken = \"first-token-0123456\"\nscopes = [\"read\"]\n");
+  auto a = Authenticator::FromFile(path.string(), {});
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  Authenticator& auth = **a;
+  EXPECT_TRUE(auth.Identify({"Bearer first-token-0123456", ""}).ok());
+
+  write("[[token]]\nname = \"two\"\ntoken = \"second-token-012345\"\nscopes = [\"read\"]\n");
+  ASSERT_TRUE(auth.Reload().ok());
+  EXPECT_FALSE(auth.Identify({"Bearer first-token-0123456", ""}).ok());
+  EXPECT_EQ(auth.Identify({"Bearer second-token-012345", ""})->name, "token 'two'");
+
+  write("[[token]]\nname = \"broken\"\n");
+  Status st = auth.Reload();
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(auth.Identify({"Bearer second-token-012345", ""}).ok());  // still in force
+  EXPECT_EQ(auth.credentials()->tokens.size(), 1u);
+  std::filesystem::remove(path);
+
+  Authenticator from_memory(Credentials{}, {});
+  EXPECT_EQ(from_memory.Reload().code(), StatusCode::kFailedPrecondition);
 }
 
 TEST(Base64Test, DecodesStandardAlphabetWithPadding) {

@@ -25,7 +25,7 @@ void PrintUsage(const cycas::Config& config) {
                "  --help            show this help\n"
                "  --version         print the version\n\n"
                "Without a config file, cycasd stores data under ./cycas-data and listens on "
-               "127.0.0.1.\nSIGTERM or SIGINT shut it down gracefully.\n\nOptions:\n"
+               "127.0.0.1.\nSIGTERM or SIGINT shut it down gracefully; SIGHUP re-reads auth.credentials_file.\n\nOptions:\n"
             << config.HelpText();
 }
 
@@ -108,6 +108,7 @@ int main(int argc, char** argv) {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
@@ -118,7 +119,7 @@ int main(int argc, char** argv) {
   }
   std::thread signals([&] {
     int sig = 0;
-    sigwait(&set, &sig);
+    while (sigwait(&set, &sig) == 0 && sig == SIGHUP) server.ReloadCredentials();
     LOG(kInfo, "shutting down").kv("signal", strsignal(sig));
     server.Shutdown();
   });

@@ -182,13 +182,7 @@ Status Server::Start() {
     auto a = auth::Authenticator::FromFile(creds, ao);
     if (!a.ok()) return a.status().WithContext("auth.credentials_file");
     authenticator_ = std::move(*a);
-    const auth::Credentials& c = authenticator_->credentials();
-    LOG(kInfo, "authentication on")
-        .kv("credentials_file", creds)
-        .kv("tokens", c.tokens.size())
-        .kv("users", c.users.size())
-        .kv("certs", c.certs.size())
-        .kv("anonymous", c.anonymous.DescribeAccess());
+    LogCredentials("authentication on");
   }
   RETURN_IF_ERROR(BuildStorage());
 
@@ -221,6 +215,30 @@ Status Server::Start() {
   LOG(kInfo, "cycasd listening").kv("address", config_.GetString("server.listen")).kv("port", port_);
   RETURN_IF_ERROR(StartHttp());
   return WriteReadyFile();
+}
+
+void Server::LogCredentials(const char* what) const {
+  auto c = authenticator_->credentials();
+  LOG(kInfo, what)
+      .kv("credentials_file", config_.GetString("auth.credentials_file"))
+      .kv("tokens", c->tokens.size())
+      .kv("users", c->users.size())
+      .kv("certs", c->certs.size())
+      .kv("anonymous", c->anonymous.DescribeAccess());
+}
+
+void Server::ReloadCredentials() {
+  if (!authenticator_) {
+    LOG(kInfo, "SIGHUP: no auth.credentials_file to reload");
+    return;
+  }
+  Status st = authenticator_->Reload();
+  if (!st.ok()) {
+    LOG(kError, "credentials reload failed; keeping the previous credentials")
+        .kv("error", st.ToString());
+    return;
+  }
+  LogCredentials("credentials reloaded");
 }
 
 Status Server::WriteReadyFile() const {

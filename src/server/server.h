@@ -37,6 +37,9 @@ class Server {
   // flushes the engine. Safe to call from another thread than Wait().
   void Shutdown();
   void Wait();
+  // Re-reads auth.credentials_file (SIGHUP). A malformed file is logged and
+  // the previous credentials stay in force. Safe to call from any thread.
+  void ReloadCredentials();
 
   // The port the gRPC listener is bound to (useful with port 0).
   int port() const { return port_; }
@@ -48,6 +51,7 @@ class Server {
 
   Status BuildStorage();
   Status WriteReadyFile() const;
+  void LogCredentials(const char* what) const;
   // The HTTP front-end (docs/http.md); a no-op when http.listen is empty.
   Status StartHttp();
 

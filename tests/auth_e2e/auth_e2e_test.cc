@@ -9,11 +9,13 @@
 #include <crypt.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "build/bazel/remote/execution/v2/remote_execution.grpc.pb.h"
 #include "cycasd_process.h"
@@ -463,6 +465,35 @@ TEST_F(AuthE2eTest, RemoteTierSendsItsTokenFile) {
   ASSERT_TRUE(bare.Start()) << bare.error();
   zako_e2e::ZakoConn bare_conn(bare.address("grpc"), bare.address("transport"));
   EXPECT_FALSE(bare_conn.Download(d).status.ok());
+}
+
+TEST_F(AuthE2eTest, SighupReloadsTheCredentialsFile) {
+  const std::string new_token = "rotated-0123456789abcdef012345678";
+  EXPECT_EQ(FindMissing(Bearer(new_token), "").error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  // Rotate: the reader token goes, a new one comes.
+  std::string creds = Credentials();
+  size_t at = creds.find(kReaderToken);
+  ASSERT_NE(at, std::string::npos);
+  creds.replace(at, kReaderToken.size(), new_token);
+  WriteText(dir_.path() / "creds.toml", creds);
+  ASSERT_EQ(kill(server_->pid(), SIGHUP), 0);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!FindMissing(Bearer(new_token), "").ok() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(FindMissing(Bearer(new_token), "").ok());
+  EXPECT_EQ(FindMissing(Bearer(kReaderToken), "").error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  // A broken file is refused and the credentials in force stay.
+  WriteText(dir_.path() / "creds.toml", "anonymous = \"sometimes\"\n");
+  ASSERT_EQ(kill(server_->pid(), SIGHUP), 0);
+  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (server_->log().find("credentials reload failed") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_NE(server_->log().find("credentials reload failed"), std::string::npos) << server_->log();
+  EXPECT_TRUE(FindMissing(Bearer(new_token), "").ok());
+  EXPECT_TRUE(FindMissing(Bearer(kCiToken), "").ok());
 }
 
 // ---- HTTP ----
