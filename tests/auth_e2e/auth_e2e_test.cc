@@ -15,6 +15,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <thread>
 
 #include "build/bazel/remote/execution/v2/remote_execution.grpc.pb.h"
@@ -261,6 +262,94 @@ TEST_F(AuthE2eTest, ReapiMissingWrongAndExpiredCredentialsAreUnauthenticated) {
             grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(ByteStreamWrite("", "", "x").error_code(), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(ByteStreamRead("", "", "x").error_code(), grpc::StatusCode::UNAUTHENTICATED);
+}
+
+// Every authenticated surface, every kind of bad credential.
+TEST_F(AuthE2eTest, EveryCallRefusesMissingWrongAndExpiredCredentials) {
+  const std::vector<std::string> bad = {"", Bearer("wrong-0123456789abcdef"), Bearer(kExpiredToken),
+                                        BasicHeader("alice:wrong"), "Basic !!!"};
+  using Call = std::function<grpc::Status(const std::string&)>;
+  const std::vector<std::pair<std::string, Call>> calls = {
+      {"FindMissingBlobs", [&](const std::string& a) { return FindMissing(a, ""); }},
+      {"BatchUpdateBlobs", [&](const std::string& a) { return BatchUpdate(a, "", "x"); }},
+      {"BatchReadBlobs",
+       [&](const std::string& a) {
+         v2::BatchReadBlobsRequest req;
+         *req.add_digests() = ProtoDigest("x");
+         v2::BatchReadBlobsResponse resp;
+         return cas_->BatchReadBlobs(Ctx(a).get(), req, &resp);
+       }},
+      {"GetTree",
+       [&](const std::string& a) {
+         v2::GetTreeRequest req;
+         *req.mutable_root_digest() = ProtoDigest("x");
+         auto ctx = Ctx(a);
+         auto reader = cas_->GetTree(ctx.get(), req);
+         v2::GetTreeResponse resp;
+         while (reader->Read(&resp)) {
+         }
+         return reader->Finish();
+       }},
+      {"GetActionResult", [&](const std::string& a) { return GetAction(a, "", "act"); }},
+      {"UpdateActionResult", [&](const std::string& a) { return UpdateAction(a, "", "act"); }},
+      {"ByteStream.Read", [&](const std::string& a) { return ByteStreamRead(a, "", "x"); }},
+      {"ByteStream.Write", [&](const std::string& a) { return ByteStreamWrite(a, "", "x"); }},
+      {"ByteStream.QueryWriteStatus",
+       [&](const std::string& a) {
+         bs::QueryWriteStatusRequest req;
+         req.set_resource_name("uploads/" + kUuid + "/blobs/" + Sha256Hex("x") + "/1");
+         bs::QueryWriteStatusResponse resp;
+         return bytestream_->QueryWriteStatus(Ctx(a).get(), req, &resp);
+       }},
+      {"zako.NegotiateBlobs",
+       [&](const std::string& a) {
+         auto ctx = Ctx(a);
+         auto stream = zako_->cas().NegotiateBlobs(ctx.get());
+         stream->WritesDone();
+         zpb::cas::NegotiateBlobsResponse r;
+         while (stream->Read(&r)) {
+         }
+         return stream->Finish();
+       }},
+      {"zako.GetTransportDetails",
+       [&](const std::string& a) {
+         zpb::cas::GetTransportDetailsRequest req;
+         req.add_supported_protocols(zpb::net::grpc);
+         zpb::cas::TransportDetails details;
+         return zako_->cas().GetTransportDetails(Ctx(a).get(), req, &details);
+       }},
+  };
+  for (const auto& [name, call] : calls) {
+    for (const std::string& auth : bad) {
+      grpc::Status st = call(auth);
+      EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAUTHENTICATED)
+          << name << " with '" << auth << "': " << st.error_message();
+    }
+  }
+  // HTTP: every endpoint and method, missing, wrong and expired credentials.
+  const std::string hash = Sha256Hex("x");
+  std::string file = testing::TempFile("x");
+  const std::vector<std::string> paths = {"/cas/" + hash, "/ac/" + hash, "/ccache/ab/cdef",
+                                          "/status", "/status.json"};
+  for (const std::string& path : paths) {
+    for (const std::vector<std::string>& creds : std::vector<std::vector<std::string>>{
+             {}, {"-u", "alice:wrong"}, {"-H", "Authorization: Bearer " + kExpiredToken}}) {
+      for (const std::vector<std::string>& method :
+           std::vector<std::vector<std::string>>{{}, {"-I"}, {"-T", file}}) {
+        std::vector<std::string> args = creds;
+        args.insert(args.end(), method.begin(), method.end());
+        args.push_back(HttpUrl(path));
+        CurlResponse r = Curl(args);
+        // /status is readable anonymously in this configuration (anonymous has
+        // the read scope); everything else needs credentials.
+        bool anonymous_read =
+            creds.empty() && method.size() != 2 && (path == "/status" || path == "/status.json");
+        if (anonymous_read) continue;
+        EXPECT_EQ(r.status, 401) << path << " " << ::testing::PrintToString(args);
+      }
+    }
+  }
+  unlink(file.c_str());
 }
 
 TEST_F(AuthE2eTest, CapabilitiesNeedOnlyValidCredentials) {
