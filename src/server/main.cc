@@ -25,7 +25,8 @@ void PrintUsage(const cycas::Config& config) {
                "  --help            show this help\n"
                "  --version         print the version\n\n"
                "Without a config file, cycasd stores data under ./cycas-data and listens on "
-               "127.0.0.1.\nSIGTERM or SIGINT shut it down gracefully; SIGHUP re-reads auth.credentials_file.\n\nOptions:\n"
+               "127.0.0.1.\nSIGTERM or SIGINT shut it down gracefully; SIGHUP re-reads "
+               "auth.credentials_file.\n\nOptions:\n"
             << config.HelpText();
 }
 
