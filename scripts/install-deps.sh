@@ -18,6 +18,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # HTTP front-end (Boost.Beast/Asio, header-only) and its end-to-end tests' clients
   libboost-dev curl ccache
+  # auth e2e tests make a throwaway CA and certificates with the openssl command
+  openssl
   # the official REAPI protos, used only by the proto compatibility test
   bazel-bootstrap-source
   # real Bazel as a REAPI client in the end-to-end tests
