@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <thread>
 
 #include "build/bazel/remote/execution/v2/remote_execution.grpc.pb.h"
@@ -742,6 +743,55 @@ TEST(AuthHttpsE2eTest, HttpsWithBasicAndClientCertificates) {
       {"-u", "alice:wonderland", "http://127.0.0.1:" + std::to_string(server.port("http")) + path});
   EXPECT_NE(r.status, 200);
   unlink(file.c_str());
+}
+
+TEST(AuthGrpcTlsE2eTest, ClientCertificateCommonNameIsAPrincipal) {
+  TempDir dir;
+  std::string log;
+  ASSERT_TRUE(MakeCertificates(dir.path(), &log)) << log;
+  // agent-1 (the client certificate's CN) may read; nobody else is listed.
+  WriteText(dir.path() / "creds.toml",
+            "[[cert]]\ncn = \"agent-1\"\nscopes = [\"read\"]\n"
+            "[[token]]\nname = \"ci\"\ntoken = \"" +
+                kCiToken + "\"\nscopes = [\"read\", \"write\"]\n");
+  auto p = [&](const char* name) { return (dir.path() / name).string(); };
+  testing::CycasdProcess server(
+      {"auth.credentials_file=" + p("creds.toml"), "tls.cert_file=" + p("server.pem"),
+       "tls.key_file=" + p("server.key"), "tls.client_ca_file=" + p("ca.pem")});
+  ASSERT_TRUE(server.Start()) << server.error();
+  auto read = [&](const char* name) {
+    std::ifstream in(p(name));
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = read("ca.pem");
+  ssl.pem_private_key = read("client.key");
+  ssl.pem_cert_chain = read("client.pem");
+  auto channel = grpc::CreateChannel(server.address("grpc"), grpc::SslCredentials(ssl));
+  auto cas = v2::ContentAddressableStorage::NewStub(channel);
+  auto ctx = [](const std::string& authorization) {
+    auto c = std::make_unique<grpc::ClientContext>();
+    c->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    if (!authorization.empty()) c->AddMetadata("authorization", authorization);
+    return c;
+  };
+  v2::FindMissingBlobsRequest find;
+  *find.add_blob_digests() = ProtoDigest("probe");
+  v2::FindMissingBlobsResponse found;
+  grpc::Status st = cas->FindMissingBlobs(ctx("").get(), find, &found);
+  EXPECT_TRUE(st.ok()) << st.error_message();
+  v2::BatchUpdateBlobsRequest update;
+  auto* r = update.add_requests();
+  *r->mutable_digest() = ProtoDigest("cert");
+  r->set_data("cert");
+  v2::BatchUpdateBlobsResponse updated;
+  st = cas->BatchUpdateBlobs(ctx("").get(), update, &updated);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_NE(st.error_message().find("certificate 'agent-1'"), std::string::npos)
+      << st.error_message();
+  // A token on the same connection takes precedence over the certificate.
+  st = cas->BatchUpdateBlobs(ctx("Bearer " + kCiToken).get(), update, &updated);
+  EXPECT_TRUE(st.ok()) << st.error_message();
 }
 
 TEST(AuthConfigE2eTest, MalformedCredentialsFileStopsTheServerNamingLineAndField) {
