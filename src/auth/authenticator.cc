@@ -37,13 +37,16 @@ std::string FormatUtc(std::chrono::system_clock::time_point t) {
   return buf;
 }
 
-const Status& Unauthenticated(std::string_view what) {
-  // Built once per message kind: the common failures allocate nothing.
-  static const Status kWrong =
-      Status::Unauthenticated("wrong credentials: unknown token, or wrong user name or password");
-  static const Status kMalformed = Status::Unauthenticated(
+// One message for an unknown token, an unknown user and a wrong password, so
+// the answer does not tell which user names exist.
+Status WrongCredentials() {
+  return Status::Unauthenticated(
+      "wrong credentials: unknown token, or wrong user name or password");
+}
+
+Status MalformedAuthorization() {
+  return Status::Unauthenticated(
       "malformed authorization: expected 'Bearer <token>' or 'Basic <base64 of user:password>'");
-  return what == "malformed" ? kMalformed : kWrong;
 }
 
 }  // namespace
@@ -144,18 +147,18 @@ Result<Principal> Authenticator::FromBearer(const Table& table, std::string_view
     }
     return Principal{.name = "token '" + t.name + "'", .scope = t.scope};
   }
-  return Unauthenticated("wrong");
+  return WrongCredentials();
 }
 
 Result<Principal> Authenticator::FromBasic(const Table& table, std::string_view encoded) const {
   auto decoded = DecodeBase64(encoded);
-  if (!decoded) return Unauthenticated("malformed");
+  if (!decoded) return MalformedAuthorization();
   std::string_view pair = *decoded;
   size_t colon = pair.find(':');
-  if (colon == std::string_view::npos) return Unauthenticated("malformed");
+  if (colon == std::string_view::npos) return MalformedAuthorization();
   std::string user(pair.substr(0, colon));
   std::string_view password = pair.substr(colon + 1);
-  Result<Principal> out = Unauthenticated("wrong");
+  Result<Principal> out = WrongCredentials();
   if (auto it = table.users.find(user); it != table.users.end()) {
     const UserEntry& u = *it->second;
     auto key = PasswordCache::KeyFor(user, password, u.password_hash);
@@ -176,14 +179,14 @@ Result<Principal> Authenticator::Identify(const Presented& presented,
   while (!auth.empty() && auth.back() == ' ') auth.remove_suffix(1);
   if (!auth.empty()) {
     size_t sp = auth.find(' ');
-    if (sp == std::string_view::npos) return Unauthenticated("malformed");
+    if (sp == std::string_view::npos) return MalformedAuthorization();
     std::string_view scheme = auth.substr(0, sp);
     std::string_view rest = auth.substr(sp + 1);
     while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
-    if (rest.empty()) return Unauthenticated("malformed");
+    if (rest.empty()) return MalformedAuthorization();
     if (IEqualsAscii(scheme, "Bearer")) return FromBearer(*t, rest, now);
     if (IEqualsAscii(scheme, "Basic")) return FromBasic(*t, rest);
-    return Unauthenticated("malformed");
+    return MalformedAuthorization();
   }
   if (!presented.cert_common_name.empty()) {
     auto it = t->certs.find(std::string(presented.cert_common_name));
