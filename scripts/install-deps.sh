@@ -13,11 +13,13 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   python3 python3-grpcio python3-grpc-tools python3-protobuf
   # hashing, checksums, compression, async I/O, config
-  libssl-dev librust-blake3-dev libxxhash-dev libzstd-dev liburing-dev libtoml11-dev
+  libssl-dev librust-blake3-dev libxxhash-dev libzstd-dev liburing-dev libtoml11-dev libcrypt-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # HTTP front-end (Boost.Beast/Asio, header-only) and its end-to-end tests' clients
   libboost-dev curl ccache
+  # auth e2e tests make a throwaway CA and certificates with the openssl command
+  openssl
   # the official REAPI protos, used only by the proto compatibility test
   bazel-bootstrap-source
   # real Bazel as a REAPI client in the end-to-end tests

@@ -39,6 +39,11 @@ Options:
   --tls-cert FILE --tls-key FILE
                               client certificate for servers that require one
   --timeout DURATION          deadline of negotiation calls (default 60s)
+
+Environment:
+  CYCAS_TOKEN                 bearer token for servers that require credentials
+                              (docs/auth.md); kept out of the command line so it
+                              does not show in process lists
   -q, --quiet                 no progress bar
   -h, --help                  this help
   --version                   print the version
@@ -108,6 +113,9 @@ int main(int argc, char** argv) {
   opts.tls_ca_file = args.Get("tls-ca");
   opts.tls_cert_file = args.Get("tls-cert");
   opts.tls_key_file = args.Get("tls-key");
+  if (const char* token = std::getenv("CYCAS_TOKEN"); token != nullptr && *token != '\0') {
+    opts.authorization = std::string("Bearer ") + token;
+  }
   if (args.Has("timeout")) {
     auto t = cycas::ParseDuration(args.Get("timeout"));
     if (!t.ok()) {

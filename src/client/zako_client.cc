@@ -169,6 +169,7 @@ Result<std::vector<Digest>> ZakoClient::FindMissing(std::span<const Digest> dige
   if (digests.empty()) return missing;
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + options_.rpc_timeout);
+  if (!options_.authorization.empty()) ctx.AddMetadata("authorization", options_.authorization);
   auto stream = cas_stub_->NegotiateBlobs(&ctx);
   Status parse_error;
   // Messages live on arenas: a batch is tens of thousands of small messages.
@@ -226,6 +227,7 @@ Result<std::vector<Digest>> ZakoClient::FindMissing(std::span<const Digest> dige
 Result<TransportDetails> ZakoClient::GetTransportDetails() {
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + options_.rpc_timeout);
+  if (!options_.authorization.empty()) ctx.AddMetadata("authorization", options_.authorization);
   cas_pb::GetTransportDetailsRequest req;
   req.add_supported_protocols(::zako::v1::net::grpc);
   cas_pb::TransportDetails resp;

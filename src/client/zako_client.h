@@ -39,6 +39,10 @@ struct ClientOptions {
   // Connect to this host:port for Transport instead of the advertised address
   // (e.g. behind NAT or a port forward).
   std::string transport_override;
+  // Sent as `authorization` metadata on ContentAddressableStorage calls, for
+  // servers with auth.credentials_file: "Bearer <token>" or "Basic <base64>".
+  // Empty: none. Transport calls use the token GetTransportDetails returns.
+  std::string authorization;
   // Deadline of unary calls and of each NegotiateBlobs stream.
   std::chrono::milliseconds rpc_timeout{std::chrono::seconds(60)};
   // Digests per NegotiateBlobs message (keep the message well under the

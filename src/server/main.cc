@@ -6,6 +6,7 @@
 #include <string>
 #include <thread>
 
+#include "auth/credentials_file.h"
 #include "server/options.h"
 #include "server/server.h"
 #include "server/version.h"
@@ -24,7 +25,8 @@ void PrintUsage(const cycas::Config& config) {
                "  --help            show this help\n"
                "  --version         print the version\n\n"
                "Without a config file, cycasd stores data under ./cycas-data and listens on "
-               "127.0.0.1.\nSIGTERM or SIGINT shut it down gracefully.\n\nOptions:\n"
+               "127.0.0.1.\nSIGTERM or SIGINT shut it down gracefully; SIGHUP re-reads "
+               "auth.credentials_file.\n\nOptions:\n"
             << config.HelpText();
 }
 
@@ -88,6 +90,15 @@ int main(int argc, char** argv) {
   }
   cycas::log::SetLevel(level);
   if (check_only) {
+    // The credentials file is part of the configuration: check it too, so a
+    // typo is found before a restart, not by it.
+    if (const std::string& creds = config.GetString("auth.credentials_file"); !creds.empty()) {
+      auto loaded = cycas::auth::LoadCredentialsFile(creds);
+      if (!loaded.ok()) {
+        std::cerr << "cycasd: auth.credentials_file: " << loaded.status().message() << "\n";
+        return 2;
+      }
+    }
     std::cout << "configuration OK\n";
     return 0;
   }
@@ -98,6 +109,7 @@ int main(int argc, char** argv) {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
@@ -108,7 +120,7 @@ int main(int argc, char** argv) {
   }
   std::thread signals([&] {
     int sig = 0;
-    sigwait(&set, &sig);
+    while (sigwait(&set, &sig) == 0 && sig == SIGHUP) server.ReloadCredentials();
     LOG(kInfo, "shutting down").kv("signal", strsignal(sig));
     server.Shutdown();
   });

@@ -95,6 +95,9 @@ std::vector<OptionSpec> ServerOptionSpecs() {
       {"remote.tls_cert_file", T::kString, "",
        "Client certificate (PEM) for a remote tier that requires one; with remote.tls_key_file."},
       {"remote.tls_key_file", T::kString, "", "Private key (PEM) of remote.tls_cert_file."},
+      {"remote.token_file", T::kString, "",
+       "File holding a bearer token (one line) sent to a remote tier that requires "
+       "credentials (its auth.credentials_file; docs/auth.md). Empty: none."},
       // The S3 tier (docs/s3-tier.md): exclusive with remote.address.
       {"s3.endpoint", T::kString, "",
        "S3 endpoint (scheme://host[:port], e.g. https://s3.eu-west-1.amazonaws.com or "
@@ -162,6 +165,16 @@ std::vector<OptionSpec> ServerOptionSpecs() {
       {"tls.client_ca_file", T::kString, "",
        "CA certificates (PEM) for client certificates: when set, gRPC clients must present a "
        "certificate signed by one of them (mutual TLS). Needs tls.cert_file."},
+      {"auth.credentials_file", T::kString, "",
+       "Credentials file (TOML; docs/auth.md): bearer tokens, htpasswd users and client "
+       "certificates with their scopes (read, write, instance prefixes), and what anonymous "
+       "callers may do. Enforced on every front-end (REAPI, zako, HTTP). Empty: no "
+       "authentication, every caller may read and write."},
+      {"auth.password_cache_ttl", T::kDuration, "60s",
+       "How long a successful password check is remembered (bcrypt costs tens of ms; clients "
+       "send Basic credentials with every request). 0 checks every request."},
+      {"auth.password_cache_size", T::kInt, "4096",
+       "Most remembered password checks; one more evicts the oldest."},
       {"reapi.action_cache_update", T::kBool, "true",
        "Accept REAPI UpdateActionResult (announced in Capabilities); false answers it "
        "PERMISSION_DENIED, for a read-only cache."},
@@ -186,6 +199,16 @@ std::vector<OptionSpec> ServerOptionSpecs() {
       {"http.listen", T::kString, "127.0.0.1:8080",
        "Address of the HTTP/1.1 listener (Bazel --remote_cache=http://..., ccache, /metrics, "
        "/status). host:port; empty disables it. See docs/http.md."},
+      {"http.tls_cert_file", T::kString, "",
+       "Server certificate chain (PEM). With http.tls_key_file, the HTTP listener speaks "
+       "HTTPS only. Separate from tls.* (gRPC) so each listener can have its own certificate "
+       "and client-certificate policy. Empty: plain HTTP."},
+      {"http.tls_key_file", T::kString, "", "Private key (PEM) of http.tls_cert_file."},
+      {"http.tls_client_ca_file", T::kString, "",
+       "CA certificates (PEM) for HTTPS client certificates: a client that presents one must "
+       "have it signed by one of them, and its subject CN can be mapped to a principal "
+       "([[cert]] in the credentials file). Clients without a certificate are still served "
+       "(they authenticate with Basic or Bearer). Needs http.tls_cert_file."},
       {"http.max_header_size", T::kBytes, "16KiB",
        "Largest request line plus headers; larger requests are answered 431."},
       {"http.max_body_size", T::kBytes, "4GiB",

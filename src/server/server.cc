@@ -19,6 +19,7 @@ Server::~Server() { Shutdown(); }
 
 namespace {
 
+// Reads a whole file named by an option (PEM files, the remote token).
 Result<std::string> ReadPemFile(const std::string& option, const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   if (!f) return Status::InvalidArgument(option + ": cannot read " + path);
@@ -108,6 +109,14 @@ Status Server::BuildStorage() {
     ro.tls_ca_file = config_.GetString("remote.tls_ca_file");
     ro.tls_cert_file = config_.GetString("remote.tls_cert_file");
     ro.tls_key_file = config_.GetString("remote.tls_key_file");
+    if (const std::string& tf = config_.GetString("remote.token_file"); !tf.empty()) {
+      auto token = ReadPemFile("remote.token_file", tf);
+      if (!token.ok()) return token.status();
+      std::string t = *token;
+      while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.pop_back();
+      if (t.empty()) return Status::InvalidArgument("remote.token_file " + tf + " is empty");
+      ro.authorization = "Bearer " + t;
+    }
     auto store = ZakoRemoteBlobStore::Create(ro);
     if (!store.ok()) return store.status().WithContext("remote.address");
     remote_tier_ = std::move(*store);
@@ -164,6 +173,17 @@ Status Server::Start() {
     return Status::Internal("cannot create server.data_dir " + config_.GetString("server.data_dir") +
                             ": " + ec.message());
   }
+  if (const std::string& creds = config_.GetString("auth.credentials_file"); !creds.empty()) {
+    int64_t cache_size = config_.GetInt("auth.password_cache_size");
+    if (cache_size < 0) return Status::InvalidArgument("auth.password_cache_size must be >= 0");
+    auth::AuthenticatorOptions ao;
+    ao.password_cache_entries = static_cast<size_t>(cache_size);
+    ao.password_cache_ttl = config_.GetDuration("auth.password_cache_ttl");
+    auto a = auth::Authenticator::FromFile(creds, ao);
+    if (!a.ok()) return a.status().WithContext("auth.credentials_file");
+    authenticator_ = std::move(*a);
+    LogCredentials("authentication on");
+  }
   RETURN_IF_ERROR(BuildStorage());
 
   // Health checking (grpc.health.v1) lets load balancers and scripts probe the server.
@@ -174,11 +194,13 @@ Status Server::Start() {
   builder.SetMaxSendMessageSize(max_msg);
   // REAPI: Capabilities, ContentAddressableStorage, ActionCache, ByteStream (docs/reapi.md).
   ASSIGN_OR_RETURN(auto reapi_options, api::reapi::ReapiOptionsFromConfig(config_));
+  reapi_options.authenticator = authenticator_.get();
   ASSIGN_OR_RETURN(reapi_, api::reapi::ReapiServices::Create(std::move(reapi_options), cas_.get(),
                                                              action_cache_.get()));
   reapi_->Register(builder);
   // zako: ContentAddressableStorage, and Transport on its own listener (docs/zako-protocol.md).
-  ASSIGN_OR_RETURN(zako_, api::zako::ZakoFrontend::Create(config_, cas_.get()));
+  ASSIGN_OR_RETURN(zako_,
+                   api::zako::ZakoFrontend::Create(config_, cas_.get(), authenticator_.get()));
   zako_->RegisterServices(&builder);
   ASSIGN_OR_RETURN(auto credentials, GrpcServerCredentials(config_));
 
@@ -193,6 +215,30 @@ Status Server::Start() {
   LOG(kInfo, "cycasd listening").kv("address", config_.GetString("server.listen")).kv("port", port_);
   RETURN_IF_ERROR(StartHttp());
   return WriteReadyFile();
+}
+
+void Server::LogCredentials(const char* what) const {
+  auto c = authenticator_->credentials();
+  LOG(kInfo, what)
+      .kv("credentials_file", config_.GetString("auth.credentials_file"))
+      .kv("tokens", c->tokens.size())
+      .kv("users", c->users.size())
+      .kv("certs", c->certs.size())
+      .kv("anonymous", c->anonymous.DescribeAccess());
+}
+
+void Server::ReloadCredentials() {
+  if (!authenticator_) {
+    LOG(kInfo, "SIGHUP: no auth.credentials_file to reload");
+    return;
+  }
+  Status st = authenticator_->Reload();
+  if (!st.ok()) {
+    LOG(kError, "credentials reload failed; keeping the previous credentials")
+        .kv("error", st.ToString());
+    return;
+  }
+  LogCredentials("credentials reloaded");
 }
 
 Status Server::WriteReadyFile() const {
@@ -218,6 +264,7 @@ Status Server::StartHttp() {
   deps.engine = engine_.get();
   deps.ram = ram_tier_.get();
   if (s3_tier_) deps.tier_reports.push_back(s3_tier_.get());
+  deps.authenticator = authenticator_.get();
   http_ = std::make_unique<api::http::HttpServer>(options, deps);
   RETURN_IF_ERROR(http_->Start());
   ports_["http"] = http_->port();

@@ -11,6 +11,7 @@
 #include "api/http/http_server.h"
 #include "api/reapi/reapi_services.h"
 #include "api/zako/frontend.h"
+#include "auth/authenticator.h"
 #include "cas/action_cache.h"
 #include "cas/cas_store.h"
 #include "cas/engine_blob_store.h"
@@ -36,6 +37,9 @@ class Server {
   // flushes the engine. Safe to call from another thread than Wait().
   void Shutdown();
   void Wait();
+  // Re-reads auth.credentials_file (SIGHUP). A malformed file is logged and
+  // the previous credentials stay in force. Safe to call from any thread.
+  void ReloadCredentials();
 
   // The port the gRPC listener is bound to (useful with port 0).
   int port() const { return port_; }
@@ -47,10 +51,14 @@ class Server {
 
   Status BuildStorage();
   Status WriteReadyFile() const;
+  void LogCredentials(const char* what) const;
   // The HTTP front-end (docs/http.md); a no-op when http.listen is empty.
   Status StartHttp();
 
   const Config& config_;
+  // Who may call (docs/auth.md); null when auth.credentials_file is empty.
+  // Declared first among the owned parts: every front-end points at it.
+  std::unique_ptr<auth::Authenticator> authenticator_;
   // Storage stack, bottom to top (DESIGN.md §2): engine -> tiers -> CAS layer.
   std::unique_ptr<engine::Engine> engine_;
   std::unique_ptr<EngineBlobStore> local_tier_;

@@ -64,4 +64,9 @@ Result<std::chrono::milliseconds> ParseDuration(std::string_view text);  // "500
 Result<int64_t> ParseInt(std::string_view text);
 Result<bool> ParseBool(std::string_view text);
 
+// TOML files must be UTF-8; checking first also keeps malformed bytes away from
+// toml11 (3.7 reads out of bounds on some invalid sequences). Every reader of a
+// TOML file calls this before toml::parse.
+bool IsValidUtf8(std::string_view s);
+
 }  // namespace cycas

@@ -31,6 +31,8 @@ class CycasdProcess {
   const std::string& data_dir() const { return data_dir_; }
   std::string log() const;  // the server's stderr so far
   const std::string& error() const { return error_; }
+  // The server's process id (-1 when not running), e.g. to send it SIGHUP.
+  pid_t pid() const { return pid_; }
 
   // Path of the cycasd binary under test.
   static std::string BinaryPath();

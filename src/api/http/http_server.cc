@@ -1,5 +1,6 @@
 #include "api/http/http_server.h"
 
+#include <openssl/x509.h>
 #include <zstd.h>
 
 #include <atomic>
@@ -9,6 +10,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -38,6 +40,7 @@ namespace cycas::api::http {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
+namespace ssl = boost::asio::ssl;
 using tcp = asio::ip::tcp;
 using boost::system::error_code;
 
@@ -54,6 +57,9 @@ HttpOptions HttpOptionsFromConfig(const Config& config) {
     o.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   o.blocking_threads = static_cast<int>(config.GetInt("http.blocking_threads"));
   o.zstd_max_blob = config.GetBytes("http.zstd_max_blob");
+  o.tls_cert_file = config.GetString("http.tls_cert_file");
+  o.tls_key_file = config.GetString("http.tls_key_file");
+  o.tls_client_ca_file = config.GetString("http.tls_client_ca_file");
   o.spool_dir = config.GetString("server.data_dir");
   o.ram_capacity = config.GetBytes("cas.ram_capacity");
   o.kv_namespaces.clear();
@@ -149,6 +155,87 @@ Headers OneHeader(std::string name, std::string value) {
 using Request = bhttp::request<bhttp::buffer_body>;
 using Parser = bhttp::request_parser<bhttp::buffer_body>;
 
+// A connection's byte stream: plain TCP, or TLS over it (http.tls_*). One
+// type for both, so the request code is written once and plain connections
+// pay one branch per operation, not a TLS layer.
+class HttpStream {
+ public:
+  using executor_type = tcp::socket::executor_type;
+
+  HttpStream(tcp::socket socket, ssl::context* tls) {
+    if (tls != nullptr) {
+      tls_.emplace(std::move(socket), *tls);
+    } else {
+      plain_.emplace(std::move(socket));
+    }
+  }
+
+  executor_type get_executor() { return lowest().get_executor(); }
+  tcp::socket& lowest() { return tls_ ? tls_->next_layer() : *plain_; }
+  bool is_tls() const { return tls_.has_value(); }
+  ssl::stream<tcp::socket>& tls() { return *tls_; }
+
+  template <class MutableBuffers, class Token>
+  auto async_read_some(const MutableBuffers& buffers, Token&& token) {
+    return asio::async_initiate<Token, void(error_code, size_t)>(
+        [this](auto handler, const MutableBuffers& b) {
+          if (tls_) {
+            tls_->async_read_some(b, std::move(handler));
+          } else {
+            plain_->async_read_some(b, std::move(handler));
+          }
+        },
+        token, buffers);
+  }
+
+  template <class ConstBuffers, class Token>
+  auto async_write_some(const ConstBuffers& buffers, Token&& token) {
+    return asio::async_initiate<Token, void(error_code, size_t)>(
+        [this](auto handler, const ConstBuffers& b) {
+          if (tls_) {
+            tls_->async_write_some(b, std::move(handler));
+          } else {
+            plain_->async_write_some(b, std::move(handler));
+          }
+        },
+        token, buffers);
+  }
+
+ private:
+  std::optional<tcp::socket> plain_;
+  std::optional<ssl::stream<tcp::socket>> tls_;
+};
+
+// The subject CN of the client certificate the TLS handshake verified, or "".
+std::string PeerCommonName(ssl::stream<tcp::socket>& tls) {
+  SSL* s = tls.native_handle();
+  X509* cert = SSL_get1_peer_certificate(s);
+  if (cert == nullptr) return "";
+  std::string cn;
+  if (SSL_get_verify_result(s) == X509_V_OK) {
+    char buf[256];
+    int n =
+        X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, buf, sizeof(buf));
+    if (n > 0) cn.assign(buf, static_cast<size_t>(n));
+  }
+  X509_free(cert);
+  return cn;
+}
+
+// What a request needs: reads need the read scope, everything that changes
+// state (PUT, DELETE, MKCOL, and methods this server refuses anyway) write.
+auth::Access AccessFor(bhttp::verb v) {
+  switch (v) {
+    case bhttp::verb::get:
+    case bhttp::verb::head:
+    case bhttp::verb::options:
+    case bhttp::verb::propfind:
+      return auth::Access::kRead;
+    default:
+      return auth::Access::kWrite;
+  }
+}
+
 // The outcome of one request, for metrics and connection reuse.
 struct Outcome {
   int code = 0;
@@ -206,6 +293,9 @@ class HttpServer::Impl {
         blocking_(static_cast<size_t>(std::max(1, options_.blocking_threads))),
         acceptor_(ioc_) {}
 
+  // Null for plain HTTP.
+  ssl::context* tls() { return tls_.get(); }
+
   static HttpCache::Options CacheOptions(const HttpOptions& o) {
     HttpCache::Options c;
     c.ac_strict = o.ac_strict;
@@ -247,6 +337,8 @@ class HttpServer::Impl {
   }
   asio::awaitable<void> AcceptLoop();
   asio::awaitable<void> SampleLoop();
+  // Builds tls_ from the http.tls_* options; OK and no TLS when they are empty.
+  Status SetUpTls();
 
   HttpOptions options_;
   HttpDeps deps_;
@@ -255,6 +347,7 @@ class HttpServer::Impl {
   UploadFlights flights_;
   asio::io_context ioc_;
   asio::thread_pool blocking_;
+  std::unique_ptr<ssl::context> tls_;
   tcp::acceptor acceptor_;
   std::vector<std::thread> threads_;
   int port_ = 0;
@@ -269,7 +362,9 @@ namespace {
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(tcp::socket socket, HttpServer::Impl* server)
-      : socket_(std::move(socket)), timer_(socket_.get_executor()), server_(server) {}
+      : socket_(std::move(socket), server->tls()),
+        timer_(socket_.get_executor()),
+        server_(server) {}
 
   asio::awaitable<void> Run();
   asio::any_io_executor executor() { return socket_.get_executor(); }
@@ -302,10 +397,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
     timed_out_ = true;
     error_code ignored;
-    socket_.cancel(ignored);
+    socket_.lowest().cancel(ignored);
   }
 
   asio::awaitable<Outcome> HandleOne();
+  // 401 (with WWW-Authenticate) or 403 for a refused request.
+  asio::awaitable<Outcome> SendAuthError(const Request& req, const Status& st, bool close);
   asio::awaitable<Outcome> Dispatch(Parser& parser, const Result<CachePath>& path);
 
   // Writers. Each returns false when the connection is unusable afterwards.
@@ -343,8 +440,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // After an answer sent before the body was read: the connection cannot be reused.
   bool BodyPending(const Parser& parser) const { return !parser.is_done(); }
 
-  tcp::socket socket_;
+  HttpStream socket_;
   asio::steady_timer timer_;
+  // Subject CN of a verified client certificate (HTTPS with http.tls_client_ca_file).
+  std::string cert_common_name_;
   HttpServer::Impl* server_;
   beast::flat_buffer buffer_;
   bool timed_out_ = false;
@@ -359,7 +458,22 @@ asio::awaitable<void> Connection::Run() {
   HttpMetrics& m = server_->metrics();
   m.ConnectionOpened();
   error_code ec;
-  socket_.set_option(tcp::no_delay(true), ec);
+  socket_.lowest().set_option(tcp::no_delay(true), ec);
+  if (socket_.is_tls()) {
+    Arm(server_->options().idle_timeout);
+    co_await socket_.tls().async_handshake(ssl::stream_base::server,
+                                           asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      LOG(kDebug, "tls handshake failed").kv("error", ec.message());
+      closed_ = true;
+      timer_gen_++;
+      timer_.cancel();
+      socket_.lowest().close(ec);
+      m.ConnectionClosed();
+      co_return;
+    }
+    cert_common_name_ = PeerCommonName(socket_.tls());
+  }
   while (true) {
     Outcome o = co_await HandleOne();
     if (!o.keep_alive) break;
@@ -367,19 +481,23 @@ asio::awaitable<void> Connection::Run() {
   // Lingering close: stop sending, then read and discard what the client may
   // still be sending (e.g. the body of a refused upload) for a moment, so the
   // kernel does not answer it with a reset that could destroy our response.
-  socket_.shutdown(tcp::socket::shutdown_send, ec);
   Arm(std::chrono::milliseconds(1000));
+  if (socket_.is_tls()) {
+    // close_notify, so the client can tell a complete response from a cut one.
+    co_await socket_.tls().async_shutdown(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  socket_.lowest().shutdown(tcp::socket::shutdown_send, ec);
   std::vector<uint8_t> sink(16 * 1024);
   for (size_t drained = 0; drained < (1u << 20);) {
-    size_t n = co_await socket_.async_read_some(asio::buffer(sink),
-                                                asio::redirect_error(asio::use_awaitable, ec));
+    size_t n = co_await socket_.lowest().async_read_some(
+        asio::buffer(sink), asio::redirect_error(asio::use_awaitable, ec));
     if (ec) break;
     drained += n;
   }
   closed_ = true;
   timer_gen_++;
   timer_.cancel();
-  socket_.close(ec);
+  socket_.lowest().close(ec);
   m.ConnectionClosed();
 }
 
@@ -432,8 +550,37 @@ asio::awaitable<Outcome> Connection::HandleOne() {
   co_return o;
 }
 
+asio::awaitable<Outcome> Connection::SendAuthError(const Request& req, const Status& st,
+                                                   bool close) {
+  int code = st.code() == StatusCode::kUnauthenticated ? 401 : 403;
+  Headers headers;
+  if (code == 401) headers = OneHeader("WWW-Authenticate", "Basic realm=\"cycas\"");
+  bool ok = co_await SendText(req, code, st.message() + "\n", std::move(headers), close);
+  co_return Outcome{code, ok};
+}
+
 asio::awaitable<Outcome> Connection::Dispatch(Parser& parser, const Result<CachePath>& path) {
   const Request& req = parser.get();
+  // Auth before anything else (docs/auth.md): who the caller is, then, for a
+  // path that parses, whether they may read or write its instance. /metrics
+  // and /status name no instance: the read scope is enough.
+  if (const auth::Authenticator* authenticator = server_->deps().authenticator) {
+    auto who = authenticator->Identify(
+        {SV(req[bhttp::field::authorization]), std::string_view(cert_common_name_)});
+    Status st = who.ok() ? Status::Ok() : who.status();
+    if (st.ok() && path.ok()) {
+      std::optional<std::string_view> instance;
+      if (path->endpoint == Endpoint::kCas || path->endpoint == Endpoint::kAc ||
+          path->endpoint == Endpoint::kKv) {
+        instance = path->instance;
+      }
+      st = auth::Authenticator::Permit(*who, AccessFor(req.method()), instance);
+    }
+    if (!st.ok()) {
+      Outcome o_ = co_await SendAuthError(req, st, BodyPending(parser));
+      co_return o_;
+    }
+  }
   if (!path.ok()) {
     Outcome o_ = co_await SendError(req, path.status(), BodyPending(parser));
     co_return o_;
@@ -1210,6 +1357,7 @@ Status HttpServer::Impl::Start() {
   if (!ec) acceptor_.bind(ep, ec);
   if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) return Status::Unavailable("cannot listen on " + options_.listen + ": " + ec.message());
+  RETURN_IF_ERROR(SetUpTls());
   port_ = acceptor_.local_endpoint().port();
   metrics_.TakeSample();
   asio::co_spawn(ioc_, AcceptLoop(), asio::detached);
@@ -1217,7 +1365,56 @@ Status HttpServer::Impl::Start() {
   int n = options_.threads > 0 ? options_.threads : 1;
   for (int i = 0; i < n; i++) threads_.emplace_back([this] { ioc_.run(); });
   started_ = true;
-  LOG(kInfo, "http listening").kv("address", options_.listen).kv("port", port_).kv("threads", n);
+  LOG(kInfo, "http listening")
+      .kv("address", options_.listen)
+      .kv("port", port_)
+      .kv("threads", n)
+      .kv("tls", tls_ ? "on" : "off");
+  return Status::Ok();
+}
+
+Status HttpServer::Impl::SetUpTls() {
+  const HttpOptions& o = options_;
+  if (o.tls_cert_file.empty() && o.tls_key_file.empty()) {
+    if (!o.tls_client_ca_file.empty()) {
+      return Status::InvalidArgument(
+          "http.tls_client_ca_file needs http.tls_cert_file and "
+          "http.tls_key_file (client certificates need HTTPS)");
+    }
+    return Status::Ok();
+  }
+  if (o.tls_cert_file.empty() || o.tls_key_file.empty()) {
+    return Status::InvalidArgument("HTTPS needs both http.tls_cert_file and http.tls_key_file");
+  }
+  auto ctx = std::make_unique<ssl::context>(ssl::context::tls_server);
+  error_code ec;
+  // TLS 1.2 and newer only.
+  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                       ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
+                       ssl::context::single_dh_use,
+                   ec);
+  ctx->use_certificate_chain_file(o.tls_cert_file, ec);
+  if (ec) {
+    return Status::InvalidArgument("http.tls_cert_file " + o.tls_cert_file + ": " + ec.message());
+  }
+  ctx->use_private_key_file(o.tls_key_file, ssl::context::pem, ec);
+  if (ec) {
+    return Status::InvalidArgument("http.tls_key_file " + o.tls_key_file + ": " + ec.message());
+  }
+  if (SSL_CTX_check_private_key(ctx->native_handle()) != 1) {
+    return Status::InvalidArgument("http.tls_key_file " + o.tls_key_file +
+                                   " does not match the certificate in " + o.tls_cert_file);
+  }
+  if (!o.tls_client_ca_file.empty()) {
+    ctx->load_verify_file(o.tls_client_ca_file, ec);
+    if (ec) {
+      return Status::InvalidArgument("http.tls_client_ca_file " + o.tls_client_ca_file + ": " +
+                                     ec.message());
+    }
+    // Asked for, verified when sent, not required: Basic/Bearer clients still work.
+    ctx->set_verify_mode(ssl::verify_peer, ec);
+  }
+  tls_ = std::move(ctx);
   return Status::Ok();
 }
 

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "auth/authenticator.h"
 #include "cas/action_cache.h"
 #include "cas/cas_store.h"
 #include "cas/memory_blob_store.h"
@@ -46,6 +47,12 @@ struct HttpOptions {
   // First path segments that hold generic key-value namespaces (ccache's
   // default layouts, sccache's WebDAV backend).
   std::vector<std::string> kv_namespaces = {"ccache", "sccache"};
+  // HTTPS (http.tls_*): with a certificate and key the listener speaks TLS
+  // only. A client CA makes the server ask for (not require) a client
+  // certificate, whose subject CN the credentials file may map to a principal.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_client_ca_file;
 };
 
 // Reads the http.* options (and server.data_dir for spooling).
@@ -59,6 +66,8 @@ struct HttpDeps {
   engine::Engine* engine = nullptr;
   MemoryBlobStore* ram = nullptr;
   std::vector<const TierReport*> tier_reports;  // shown on /metrics and /status (not owned)
+  // Who may call (docs/auth.md); null: auth is off, every request is allowed.
+  const auth::Authenticator* authenticator = nullptr;
 };
 
 class HttpServer {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "api/grpc_auth.h"
 #include "api/grpc_status.h"
 #include "api/reapi/digest_functions.h"
 
@@ -46,9 +47,14 @@ void ActionCacheService::Inline(const v2::GetActionResultRequest& request, Diges
   }
 }
 
-grpc::Status ActionCacheService::GetActionResult(grpc::ServerContext*,
+grpc::Status ActionCacheService::GetActionResult(grpc::ServerContext* context,
                                                  const v2::GetActionResultRequest* request,
                                                  v2::ActionResult* response) {
+  if (auto a = AuthorizeCall(options_->authenticator, *context, auth::Access::kRead,
+                             request->instance_name());
+      !a.ok()) {
+    return a;
+  }
   Status st = options_->instances.Check(request->instance_name());
   if (!st.ok()) return ToGrpcStatus(st);
   auto fn = ResolveDigestFunction(request->digest_function(), request->action_digest().hash());
@@ -63,9 +69,14 @@ grpc::Status ActionCacheService::GetActionResult(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status ActionCacheService::UpdateActionResult(grpc::ServerContext*,
+grpc::Status ActionCacheService::UpdateActionResult(grpc::ServerContext* context,
                                                     const v2::UpdateActionResultRequest* request,
                                                     v2::ActionResult* response) {
+  if (auto a = AuthorizeCall(options_->authenticator, *context, auth::Access::kWrite,
+                             request->instance_name());
+      !a.ok()) {
+    return a;
+  }
   if (!options_->action_cache_update_enabled) {
     return ToGrpcStatus(Status(StatusCode::kPermissionDenied,
                                "this server does not accept action cache updates "

@@ -2,6 +2,7 @@
 
 #include <optional>
 
+#include "api/grpc_auth.h"
 #include "api/grpc_status.h"
 #include "api/reapi/resource_name.h"
 #include "api/reapi/zstd_codec.h"
@@ -25,8 +26,13 @@ std::span<const uint8_t> Bytes(const std::string& s) {
 
 grpc::Status ByteStreamService::Read(grpc::ServerContext* context, const bs::ReadRequest* request,
                                      grpc::ServerWriter<bs::ReadResponse>* writer) {
+  // Who first (so a stranger learns nothing, not even what parses), then,
+  // once the resource name gives the instance, whether they may read it.
+  auto caller = IdentifyCaller(options_->authenticator, *context);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   auto res = ParseReadResourceName(request->resource_name());
   if (!res.ok()) return ToGrpcStatus(res.status());
+  if (auto a = PermitCall(*caller, auth::Access::kRead, res->instance); !a.ok()) return a;
   Status st = options_->instances.Check(res->instance);
   if (!st.ok()) return ToGrpcStatus(st);
   const bool compressed = res->compressor == Compressor::kZstd;
@@ -120,6 +126,8 @@ grpc::Status ByteStreamService::Read(grpc::ServerContext* context, const bs::Rea
 grpc::Status ByteStreamService::Write(grpc::ServerContext* context,
                                       grpc::ServerReader<bs::WriteRequest>* reader,
                                       bs::WriteResponse* response) {
+  auto caller = IdentifyCaller(options_->authenticator, *context);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   bs::WriteRequest req;
   if (!reader->Read(&req)) {
     if (context->IsCancelled()) return Cancelled();
@@ -128,6 +136,7 @@ grpc::Status ByteStreamService::Write(grpc::ServerContext* context,
   const std::string resource = req.resource_name();
   auto res = ParseWriteResourceName(resource);
   if (!res.ok()) return ToGrpcStatus(res.status());
+  if (auto a = PermitCall(*caller, auth::Access::kWrite, res->instance); !a.ok()) return a;
   Status st = options_->instances.Check(res->instance);
   if (!st.ok()) return ToGrpcStatus(st);
   const Digest digest = res->digest;
@@ -253,11 +262,15 @@ grpc::Status ByteStreamService::Write(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status ByteStreamService::QueryWriteStatus(grpc::ServerContext*,
+grpc::Status ByteStreamService::QueryWriteStatus(grpc::ServerContext* context,
                                                  const bs::QueryWriteStatusRequest* request,
                                                  bs::QueryWriteStatusResponse* response) {
+  // Part of an upload: the same scope as Write.
+  auto caller = IdentifyCaller(options_->authenticator, *context);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   auto res = ParseWriteResourceName(request->resource_name());
   if (!res.ok()) return ToGrpcStatus(res.status());
+  if (auto a = PermitCall(*caller, auth::Access::kWrite, res->instance); !a.ok()) return a;
   Status st = options_->instances.Check(res->instance);
   if (!st.ok()) return ToGrpcStatus(st);
   st = cas_->CheckDigest(res->digest);

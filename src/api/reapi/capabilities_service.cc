@@ -1,12 +1,18 @@
 #include "api/reapi/capabilities_service.h"
 
+#include "api/grpc_auth.h"
 #include "api/grpc_status.h"
 
 namespace cycas::api::reapi {
 
-grpc::Status CapabilitiesService::GetCapabilities(grpc::ServerContext*,
+grpc::Status CapabilitiesService::GetCapabilities(grpc::ServerContext* context,
                                                   const v2::GetCapabilitiesRequest* request,
                                                   v2::ServerCapabilities* response) {
+  // Any caller may ask (anonymous too, whatever its scope): clients call this
+  // first, and it reveals nothing stored. Credentials, when sent, must be valid.
+  if (auto who = IdentifyCaller(options_.authenticator, *context); !who.ok()) {
+    return ToGrpcStatus(who.status());
+  }
   if (options_.instances != nullptr) {
     Status st = options_.instances->Check(request->instance_name());
     if (!st.ok()) return ToGrpcStatus(st);

@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "api/reapi/instance_names.h"
+#include "auth/authenticator.h"
 #include "build/bazel/remote/execution/v2/remote_execution.grpc.pb.h"
 
 namespace cycas::api::reapi {
@@ -22,6 +23,8 @@ struct CapabilitiesOptions {
   // Instance names served (null: any); others are INVALID_ARGUMENT, so a
   // client with a wrong --remote_instance_name fails at its first call.
   const InstanceFilter* instances = nullptr;
+  // Capabilities needs no scope, only credentials that are valid when given.
+  const auth::Authenticator* authenticator = nullptr;
 };
 
 class CapabilitiesService final : public v2::Capabilities::Service {

@@ -4,6 +4,7 @@
 #include <deque>
 #include <set>
 
+#include "api/grpc_auth.h"
 #include "api/grpc_status.h"
 #include "api/reapi/digest_functions.h"
 #include "api/reapi/rpc_status.h"
@@ -34,9 +35,14 @@ bool AcceptsZstd(const v2::BatchReadBlobsRequest& request) {
 
 }  // namespace
 
-grpc::Status CasService::FindMissingBlobs(grpc::ServerContext*,
+grpc::Status CasService::FindMissingBlobs(grpc::ServerContext* context,
                                           const v2::FindMissingBlobsRequest* request,
                                           v2::FindMissingBlobsResponse* response) {
+  if (auto a = AuthorizeCall(options_->authenticator, *context, auth::Access::kRead,
+                             request->instance_name());
+      !a.ok()) {
+    return a;
+  }
   Status st = options_->instances.Check(request->instance_name());
   if (!st.ok()) return ToGrpcStatus(st);
   auto fn = ResolveDigestFunction(request->digest_function(), request->blob_digests_size() > 0
@@ -95,9 +101,14 @@ Status CasService::UpdateOne(const v2::BatchUpdateBlobsRequest::Request& blob, D
   }
 }
 
-grpc::Status CasService::BatchUpdateBlobs(grpc::ServerContext*,
+grpc::Status CasService::BatchUpdateBlobs(grpc::ServerContext* context,
                                           const v2::BatchUpdateBlobsRequest* request,
                                           v2::BatchUpdateBlobsResponse* response) {
+  if (auto a = AuthorizeCall(options_->authenticator, *context, auth::Access::kWrite,
+                             request->instance_name());
+      !a.ok()) {
+    return a;
+  }
   Status st = options_->instances.Check(request->instance_name());
   if (!st.ok()) return ToGrpcStatus(st);
   auto fn = ResolveDigestFunction(
@@ -121,9 +132,14 @@ grpc::Status CasService::BatchUpdateBlobs(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status CasService::BatchReadBlobs(grpc::ServerContext*,
+grpc::Status CasService::BatchReadBlobs(grpc::ServerContext* context,
                                         const v2::BatchReadBlobsRequest* request,
                                         v2::BatchReadBlobsResponse* response) {
+  if (auto a = AuthorizeCall(options_->authenticator, *context, auth::Access::kRead,
+                             request->instance_name());
+      !a.ok()) {
+    return a;
+  }
   Status st = options_->instances.Check(request->instance_name());
   if (!st.ok()) return ToGrpcStatus(st);
   auto fn = ResolveDigestFunction(request->digest_function(),
@@ -210,6 +226,11 @@ Result<TreePageToken> ParseTreePageToken(std::string_view text) {
 
 grpc::Status CasService::GetTree(grpc::ServerContext* context, const v2::GetTreeRequest* request,
                                  grpc::ServerWriter<v2::GetTreeResponse>* writer) {
+  if (auto a = AuthorizeCall(options_->authenticator, *context, auth::Access::kRead,
+                             request->instance_name());
+      !a.ok()) {
+    return a;
+  }
   Status st = options_->instances.Check(request->instance_name());
   if (!st.ok()) return ToGrpcStatus(st);
   auto fn = ResolveDigestFunction(request->digest_function(), request->root_digest().hash());

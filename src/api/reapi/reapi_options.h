@@ -7,6 +7,7 @@
 
 #include "api/reapi/instance_names.h"
 #include "api/reapi/upload_spool.h"
+#include "auth/authenticator.h"
 
 namespace cycas::api::reapi {
 
@@ -31,6 +32,9 @@ struct ReapiOptions {
   // Most directories in one GetTreeResponse (the client's page_size may lower it).
   int get_tree_max_page = 10000;
   UploadSpool::Options uploads;
+  // Who may call (docs/auth.md); null: auth is off and every call is allowed.
+  // Not owned; outlives the services.
+  const auth::Authenticator* authenticator = nullptr;
 };
 
 }  // namespace cycas::api::reapi

@@ -15,6 +15,7 @@ CapabilitiesOptions CapabilitiesFrom(const ReapiOptions& o) {
   c.max_batch_total_size_bytes = o.max_batch_total_size_bytes;
   c.max_cas_blob_size_bytes = static_cast<int64_t>(std::min<uint64_t>(o.max_blob_size, INT64_MAX));
   c.instances = &o.instances;
+  c.authenticator = o.authenticator;
   return c;
 }
 

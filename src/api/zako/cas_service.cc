@@ -1,11 +1,12 @@
 #include "api/zako/cas_service.h"
 
+#include <google/protobuf/arena.h>
+
 #include <atomic>
 #include <cstring>
 #include <vector>
 
-#include <google/protobuf/arena.h>
-
+#include "api/grpc_auth.h"
 #include "api/grpc_status.h"
 #include "api/zako/wire.h"
 #include "util/log.h"
@@ -21,9 +22,16 @@ namespace {
 constexpr size_t kCheckGrain = 512;
 }  // namespace
 
+// The zako protocol has no instance names: its calls act on the default instance.
+constexpr std::string_view kZakoInstance = "";
+
 CasService::CasService(CasStore* cas, CheckPool* pool, TokenTable* tokens,
-                       uint32_t recommended_concurrency)
-    : cas_(cas), pool_(pool), tokens_(tokens), recommended_concurrency_(recommended_concurrency) {}
+                       uint32_t recommended_concurrency, const auth::Authenticator* authenticator)
+    : cas_(cas),
+      pool_(pool),
+      tokens_(tokens),
+      recommended_concurrency_(recommended_concurrency),
+      authenticator_(authenticator) {}
 
 void CasService::SetTransportAddress(const ::zako::v1::net::SocketAddress& address) {
   std::lock_guard lk(mu_);
@@ -34,6 +42,10 @@ grpc::Status CasService::NegotiateBlobs(
     grpc::ServerContext* context,
     grpc::ServerReaderWriter<cas_pb::NegotiateBlobsResponse, cas_pb::NegotiateBlobsRequest>*
         stream) {
+  if (auto a = AuthorizeCall(authenticator_, *context, auth::Access::kRead, kZakoInstance);
+      !a.ok()) {
+    return a;
+  }
   // One arena per request message: parsing 100k digests otherwise costs two
   // heap allocations each. The arena is reset after every message, so memory
   // stays bounded by the largest message (server.grpc_max_message).
@@ -109,9 +121,19 @@ grpc::Status CasService::NegotiateBlobs(
   return grpc::Status::OK;
 }
 
-grpc::Status CasService::GetTransportDetails(grpc::ServerContext*,
+grpc::Status CasService::GetTransportDetails(grpc::ServerContext* context,
                                              const cas_pb::GetTransportDetailsRequest* request,
                                              cas_pb::TransportDetails* response) {
+  auth::Principal caller;
+  if (auto a = AuthorizeCall(authenticator_, *context, auth::Access::kRead, kZakoInstance, &caller);
+      !a.ok()) {
+    return a;
+  }
+  // The token carries the caller's scopes, so Transport can refuse an upload
+  // from a read-only caller without seeing its credentials again.
+  TokenGrant grant{
+      .read = true,
+      .write = auth::Authenticator::Permit(caller, auth::Access::kWrite, kZakoInstance).ok()};
   bool speaks_grpc = false;
   std::string offered;
   for (int p : request->supported_protocols()) {
@@ -133,7 +155,7 @@ grpc::Status CasService::GetTransportDetails(grpc::ServerContext*,
     }
     *response->mutable_server_addr() = *transport_address_;
   }
-  auto token = tokens_->Issue();
+  auto token = tokens_->Issue(grant);
   if (!token.ok()) return ToGrpcStatus(token.status());
   response->set_auth_token(std::move(*token));
   response->set_recommended_concurrency(recommended_concurrency_);

@@ -12,6 +12,11 @@
 //
 // GetTransportDetails issues a bearer token and says where the Transport
 // service listens.
+//
+// Auth (docs/auth.md): the zako protocol has no instance names, so its calls
+// act on the default instance "". NegotiateBlobs and GetTransportDetails need
+// the read scope; the transport token carries the caller's read and write
+// scopes, which Transport enforces (a read-only caller cannot Upload).
 #pragma once
 
 #include <cstdint>
@@ -20,6 +25,7 @@
 
 #include "api/zako/check_pool.h"
 #include "api/zako/token_table.h"
+#include "auth/authenticator.h"
 #include "cas/cas_store.h"
 #include "zako/v1/cas.grpc.pb.h"
 
@@ -28,7 +34,9 @@ namespace cycas::api::zako {
 class CasService final : public ::zako::v1::cas::ContentAddressableStorage::Service {
  public:
   // None of the pointers is owned. `recommended_concurrency` must be >= 1.
-  CasService(CasStore* cas, CheckPool* pool, TokenTable* tokens, uint32_t recommended_concurrency);
+  // `authenticator` null: auth is off.
+  CasService(CasStore* cas, CheckPool* pool, TokenTable* tokens, uint32_t recommended_concurrency,
+             const auth::Authenticator* authenticator = nullptr);
 
   // Where clients reach the Transport service; set once its port is known.
   // Until then GetTransportDetails answers UNAVAILABLE.
@@ -48,6 +56,7 @@ class CasService final : public ::zako::v1::cas::ContentAddressableStorage::Serv
   CheckPool* pool_;
   TokenTable* tokens_;
   uint32_t recommended_concurrency_;
+  const auth::Authenticator* authenticator_;
   std::mutex mu_;
   std::optional<::zako::v1::net::SocketAddress> transport_address_;
 };

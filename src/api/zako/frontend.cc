@@ -60,7 +60,8 @@ Result<std::string> AdvertisableIp(std::string_view option, std::string_view lis
 
 }  // namespace
 
-Result<std::unique_ptr<ZakoFrontend>> ZakoFrontend::Create(const Config& config, CasStore* cas) {
+Result<std::unique_ptr<ZakoFrontend>> ZakoFrontend::Create(
+    const Config& config, CasStore* cas, const auth::Authenticator* authenticator) {
   std::unique_ptr<ZakoFrontend> f(new ZakoFrontend());
   f->cas_ = cas;
   f->transport_listen_ = config.GetString("zako.transport_listen");
@@ -94,7 +95,7 @@ Result<std::unique_ptr<ZakoFrontend>> ZakoFrontend::Create(const Config& config,
   f->parked_ = std::make_unique<ParkedUploads>(
       ParkedUploadsOptions{config.GetDuration("zako.resume_ttl"), static_cast<size_t>(max_parked)});
   f->cas_service_ = std::make_unique<CasService>(cas, f->pool_.get(), f->tokens_.get(),
-                                                 CoresOr(concurrency));
+                                                 CoresOr(concurrency), authenticator);
   f->transport_service_ = std::make_unique<TransportService>(
       cas, f->tokens_.get(), f->parked_.get(), TransportOptions{static_cast<size_t>(chunk)});
   return f;

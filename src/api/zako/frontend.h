@@ -27,8 +27,10 @@ namespace cycas::api::zako {
 
 class ZakoFrontend {
  public:
-  // Reads the zako.* and negotiate.* options. `cas` is not owned.
-  static Result<std::unique_ptr<ZakoFrontend>> Create(const Config& config, CasStore* cas);
+  // Reads the zako.* and negotiate.* options. `cas` and `authenticator` are
+  // not owned; `authenticator` null: auth is off.
+  static Result<std::unique_ptr<ZakoFrontend>> Create(
+      const Config& config, CasStore* cas, const auth::Authenticator* authenticator = nullptr);
   ~ZakoFrontend();
 
   // Registers ContentAddressableStorage, and Transport too when it shares the

@@ -33,7 +33,7 @@ void TokenTable::PurgeExpired(Clock::time_point now) {
   }
 }
 
-Result<std::string> TokenTable::Issue(Clock::time_point now) {
+Result<std::string> TokenTable::Issue(TokenGrant grant, Clock::time_point now) {
   for (int attempt = 0; attempt < 8; ++attempt) {
     uint8_t raw[kTokenBytes];
     if (RAND_bytes(raw, sizeof(raw)) != 1) {
@@ -51,21 +51,22 @@ Result<std::string> TokenTable::Issue(Clock::time_point now) {
       entries_.erase(order_.front());
       order_.pop_front();
     }
-    entries_.emplace(prefix, Entry{h, now + options_.ttl});
+    entries_.emplace(prefix, Entry{h, now + options_.ttl, grant});
     order_.push_back(prefix);
     return token;
   }
   return Status::Internal("cannot generate a unique transport token");
 }
 
-bool TokenTable::Validate(std::string_view token, Clock::time_point now) {
+std::optional<TokenGrant> TokenTable::Lookup(std::string_view token, Clock::time_point now) {
   Hash h = HashToken(token);
   std::lock_guard lk(mu_);
   PurgeExpired(now);
   auto it = entries_.find(Prefix(h));
-  if (it == entries_.end()) return false;
+  if (it == entries_.end()) return std::nullopt;
   bool same = CRYPTO_memcmp(it->second.hash.data(), h.data(), h.size()) == 0;
-  return same && it->second.expires > now;
+  if (!same || it->second.expires <= now) return std::nullopt;
+  return it->second.grant;
 }
 
 size_t TokenTable::size() const {

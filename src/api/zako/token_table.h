@@ -10,6 +10,9 @@
 // Every token expires `ttl` after it was issued. The table holds at most
 // `max_tokens`; issuing one more evicts the oldest (tokens share one TTL, so
 // the oldest is also the next to expire). Safe for concurrent use.
+//
+// A token carries a grant: the read/write scopes of the caller it was issued
+// to (docs/auth.md), so a read-only caller's token cannot upload.
 #pragma once
 
 #include <array>
@@ -17,6 +20,7 @@
 #include <cstdint>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -24,6 +28,12 @@
 #include "util/status.h"
 
 namespace cycas::api::zako {
+
+// What a transport token allows. Without auth every token allows both.
+struct TokenGrant {
+  bool read = true;
+  bool write = true;
+};
 
 struct TokenTableOptions {
   std::chrono::milliseconds ttl{std::chrono::hours(1)};
@@ -38,9 +48,17 @@ class TokenTable {
   explicit TokenTable(TokenTableOptions options);
 
   // A fresh token valid until now + ttl. INTERNAL if the CSPRNG fails.
-  Result<std::string> Issue(Clock::time_point now = Clock::now());
-  // True when `token` was issued by this table, has not expired and was not evicted.
-  bool Validate(std::string_view token, Clock::time_point now = Clock::now());
+  Result<std::string> Issue(Clock::time_point now = Clock::now()) {
+    return Issue(TokenGrant{}, now);
+  }
+  // The same, for a token that allows only `grant`.
+  Result<std::string> Issue(TokenGrant grant, Clock::time_point now = Clock::now());
+  // The token's grant when `token` was issued by this table, has not expired
+  // and was not evicted; nullopt otherwise.
+  std::optional<TokenGrant> Lookup(std::string_view token, Clock::time_point now = Clock::now());
+  bool Validate(std::string_view token, Clock::time_point now = Clock::now()) {
+    return Lookup(token, now).has_value();
+  }
 
   size_t size() const;
   const TokenTableOptions& options() const { return options_; }
@@ -50,6 +68,7 @@ class TokenTable {
   struct Entry {
     Hash hash;
     Clock::time_point expires;
+    TokenGrant grant;
   };
   static Hash HashToken(std::string_view token);
   static uint64_t Prefix(const Hash& h);

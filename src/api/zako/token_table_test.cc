@@ -68,4 +68,18 @@ TEST(TokenTableTest, ExpiredTokensDoNotCountAgainstTheBound) {
 }
 
 }  // namespace
+TEST(TokenTableTest, TokensCarryTheirGrant) {
+  TokenTable t(TokenTableOptions{});
+  auto read_only = *t.Issue(TokenGrant{.read = true, .write = false});
+  auto both = *t.Issue();
+  auto g = t.Lookup(read_only);
+  ASSERT_TRUE(g.has_value());
+  EXPECT_TRUE(g->read);
+  EXPECT_FALSE(g->write);
+  g = t.Lookup(both);
+  ASSERT_TRUE(g.has_value());
+  EXPECT_TRUE(g->write);
+  EXPECT_FALSE(t.Lookup("unknown").has_value());
+}
+
 }  // namespace cycas::api::zako

@@ -33,7 +33,7 @@ TransportService::TransportService(CasStore* cas, TokenTable* tokens, ParkedUplo
   options_.chunk_size = std::max<size_t>(options_.chunk_size, 1);
 }
 
-grpc::Status TransportService::Authorize(grpc::ServerContext* context) const {
+grpc::Status TransportService::Authorize(grpc::ServerContext* context, bool write) const {
   const auto& md = context->client_metadata();
   auto it = md.find(grpc::string_ref(kAuthorizationKey.data(), kAuthorizationKey.size()));
   if (it == md.end()) {
@@ -46,10 +46,16 @@ grpc::Status TransportService::Authorize(grpc::ServerContext* context) const {
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                         "the authorization metadata must be 'Bearer <token>'");
   }
-  if (!tokens_->Validate(*token)) {
+  auto grant = tokens_->Lookup(*token);
+  if (!grant) {
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                         "the transport token is unknown or expired; call GetTransportDetails "
                         "for a fresh one");
+  }
+  if (write ? !grant->write : !grant->read) {
+    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                        std::string("the transport token was issued to a caller without the ") +
+                            (write ? "write" : "read") + " scope this call needs");
   }
   return grpc::Status::OK;
 }
@@ -57,7 +63,7 @@ grpc::Status TransportService::Authorize(grpc::ServerContext* context) const {
 grpc::Status TransportService::Download(grpc::ServerContext* context,
                                         const tpb::DownloadRequest* request,
                                         grpc::ServerWriter<tpb::DownloadResponse>* writer) {
-  if (auto st = Authorize(context); !st.ok()) return st;
+  if (auto st = Authorize(context, /*write=*/false); !st.ok()) return st;
   if (!request->has_metadata()) return InvalidArgument("metadata is missing");
   auto digest = MetadataDigest(request->metadata(), *cas_);
   if (!digest.ok()) return ToGrpcStatus(digest.status());
@@ -96,7 +102,7 @@ grpc::Status TransportService::Download(grpc::ServerContext* context,
 grpc::Status TransportService::Upload(grpc::ServerContext* context,
                                       grpc::ServerReader<tpb::UploadRequest>* reader,
                                       tpb::UploadResponse* response) {
-  if (auto st = Authorize(context); !st.ok()) return st;
+  if (auto st = Authorize(context, /*write=*/true); !st.ok()) return st;
   tpb::UploadRequest message;
   if (!reader->Read(&message)) {
     return InvalidArgument("the upload stream ended before its first (metadata) message");

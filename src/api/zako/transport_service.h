@@ -2,7 +2,9 @@
 //
 // Every call must carry `authorization: Bearer <token>` with a live token from
 // GetTransportDetails, else UNAUTHENTICATED (checked once, when the call
-// starts; a transfer that outlives its token is not cut off).
+// starts; a transfer that outlives its token is not cut off). The token must
+// also carry the scope the call needs (docs/auth.md): read for Download,
+// write for Upload, else PERMISSION_DENIED.
 //
 // Download streams the requested range in chunks of at most `chunk_size`
 // bytes. The synchronous gRPC writer blocks until HTTP/2 flow control accepts
@@ -46,7 +48,7 @@ class TransportService final : public ::zako::v1::transport::Transport::Service 
                       ::zako::v1::transport::UploadResponse* response) override;
 
  private:
-  grpc::Status Authorize(grpc::ServerContext* context) const;
+  grpc::Status Authorize(grpc::ServerContext* context, bool write) const;
 
   CasStore* cas_;
   TokenTable* tokens_;
