@@ -297,6 +297,19 @@ void WriteSeeds() {
   Seed("get-tree", kGetTree, gt.SerializeAsString());
   gt.set_page_size(1);
   Seed("get-tree-paged", kGetTree, gt.SerializeAsString());
+  {
+    // The second page, with the token the server gave for it.
+    auto ctx = NewContext();
+    auto reader = GetStubs().cas->GetTree(ctx.get(), gt);
+    re::GetTreeResponse page;
+    std::string token;
+    while (reader->Read(&page)) {
+      if (token.empty()) token = page.next_page_token();
+    }
+    if (!reader->Finish().ok() || token.empty()) Fail("seed: GetTree gave no page token");
+    gt.set_page_token(token);
+    Seed("get-tree-second-page", kGetTree, gt.SerializeAsString());
+  }
 
   re::GetActionResultRequest ga;
   SetDigest(f.action, ga.mutable_action_digest());
