@@ -25,6 +25,7 @@
 #include <string>
 
 #include "api/reapi/resource_name.h"
+#include "api/reapi/zstd_codec.h"
 #include "build/bazel/remote/execution/v2/remote_execution.grpc.pb.h"
 #include "google/bytestream/bytestream.grpc.pb.h"
 #include "grpc_fixture.h"
@@ -284,6 +285,17 @@ void WriteSeeds() {
   r->set_data(fresh);
   Seed("batch-update-blake3", kBatchUpdate, bu.SerializeAsString());
 
+  // zstd-compressed data (decompressed into the verifying writer).
+  std::string zfresh = "a blob the seeds upload compressed, compressed, compressed";
+  auto zdata = api::reapi::ZstdCompress(zfresh, 1);
+  if (!zdata.ok()) Fail("seed: zstd: " + zdata.status().ToString());
+  bu.Clear();
+  r = bu.add_requests();
+  SetDigest(Digest::Of(DigestFunction::kSha256, zfresh), r->mutable_digest());
+  r->set_compressor(re::Compressor::ZSTD);
+  r->set_data(*zdata);
+  Seed("batch-update-zstd", kBatchUpdate, bu.SerializeAsString());
+
   re::BatchReadBlobsRequest br;
   SetDigest(f.blob_sha256, br.add_digests());
   SetDigest(absent, br.add_digests());
@@ -328,7 +340,7 @@ void WriteSeeds() {
   SetDigest(f.blob_sha256, out->mutable_digest());
   auto* od = ua.mutable_action_result()->add_output_directories();
   od->set_path("d");
-  SetDigest(f.tree_root, od->mutable_tree_digest());
+  SetDigest(f.tree, od->mutable_tree_digest());
   ua.mutable_action_result()->set_exit_code(1);
   ua.mutable_action_result()->set_stdout_raw("inline stdout");
   Seed("update-action-result", kUpdateActionResult, ua.SerializeAsString());
@@ -373,11 +385,29 @@ void WriteSeeds() {
   w.set_finish_write(true);
   two += PieceOf(w.SerializeAsString());
   Seed("write-two-pieces", kWrite, two);
+  // A compressed upload in two pieces (offsets count compressed bytes).
+  {
+    std::string ztext = "written compressed by a seed, compressed by a seed";
+    auto z = api::reapi::ZstdCompress(ztext, 1);
+    if (!z.ok()) Fail("seed: zstd: " + z.status().ToString());
+    w.Clear();
+    w.set_resource_name(api::reapi::FormatWriteResourceName(
+        "", uuid, api::reapi::Compressor::kZstd, Digest::Of(DigestFunction::kSha256, ztext)));
+    size_t half = z->size() / 2;
+    w.set_data(z->substr(0, half));
+    std::string pieces = PieceOf(w.SerializeAsString());
+    w.clear_resource_name();
+    w.set_write_offset(static_cast<int64_t>(half));
+    w.set_data(z->substr(half));
+    w.set_finish_write(true);
+    pieces += PieceOf(w.SerializeAsString());
+    Seed("write-zstd", kWrite, pieces);
+  }
   // An upload left unfinished (its prefix is kept for QueryWriteStatus).
   w.Clear();
   w.set_resource_name(
       api::reapi::FormatWriteResourceName("", uuid, api::reapi::Compressor::kIdentity, absent));
-  w.set_data("partial");
+  w.set_data("abs");  // the first 3 of the 6 bytes of `absent`
   Seed("write-unfinished", kWrite, PieceOf(w.SerializeAsString()));
 
   bs::QueryWriteStatusRequest q;

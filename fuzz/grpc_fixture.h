@@ -17,8 +17,8 @@
 // client-streaming calls, which use a loopback listener (see stream_channel).
 //
 // Known content (for seeds that hit real data, not only misses): a small blob
-// under SHA-256 and under BLAKE3, a two-level Directory tree, and an action
-// whose ActionResult references the blob.
+// under SHA-256 and under BLAKE3, a two-level Directory tree (and its Tree
+// message), and an action whose ActionResult references the blob.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -58,6 +58,7 @@ struct GrpcFixture {
   Digest blob_sha256 = EmptyDigest(DigestFunction::kSha256);
   Digest blob_blake3 = EmptyDigest(DigestFunction::kBlake3);
   Digest tree_root = EmptyDigest(DigestFunction::kSha256);  // Directory with a subdirectory
+  Digest tree = EmptyDigest(DigestFunction::kSha256);       // Tree of tree_root
   Digest action = EmptyDigest(DigestFunction::kSha256);     // has an ActionResult in ""
 };
 
