@@ -106,8 +106,8 @@ GrpcFixture* Build() {
   auto* b = new Backend();
   g_backend = b;
 
-  char dir[] = "/tmp/cycas-fuzz-grpc-XXXXXX";
-  if (mkdtemp(dir) == nullptr) FailIn("grpc_fixture", "mkdtemp failed");
+  std::string dir = (std::filesystem::temp_directory_path() / "cycas-fuzz-grpc-XXXXXX").string();
+  if (mkdtemp(dir.data()) == nullptr) FailIn("grpc_fixture", "mkdtemp failed for " + dir);
   g_spool_root = dir;
   std::atexit(RemoveSpool);
   Check(b->config.Set("server.data_dir", g_spool_root), "server.data_dir");

@@ -8,13 +8,16 @@
 // both MemoryBlobStores (no engine, no disk), an ActionCache over an in-memory
 // RecordStore, and the services built from the server's own option table
 // (src/server/options.cc) through ReapiServices::Create and
-// ZakoFrontend::Create, exactly as server.cc wires them. The only files are the
-// ByteStream upload spool's, in a private temporary directory removed at exit.
+// ZakoFrontend::Create, as server.cc wires them, with the defaults except:
+// Transport served by the main server, a 64 MiB upload spool, and gRPC worker
+// threads kept (grpc_fixture.cc says why). The only files are the ByteStream
+// upload spool's, in a private temporary directory removed at exit.
 //
 // Calls go through generated stubs, so every request is serialized, parsed by
 // the server's generated code and handed to the handler exactly as a network
 // request is: over grpc::Server::InProcessChannel (no sockets), except the
-// client-streaming calls, which use a loopback listener (see stream_channel).
+// calls where the client streams, which use a loopback listener (see
+// stream_channel).
 //
 // Known content (for seeds that hit real data, not only misses): a small blob
 // under SHA-256 and under BLAKE3, a two-level Directory tree (and its Tree
