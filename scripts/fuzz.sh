@@ -25,7 +25,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${BUILD_DIR:-$root/build-fuzz}"
 seconds="${1:-60}"
 if [[ $# -gt 0 ]]; then shift; fi
-all_targets=(fuzz_digest_parse fuzz_config fuzz_engine_recovery fuzz_doc_verify fuzz_credentials_file)
+all_targets=(fuzz_digest_parse fuzz_config fuzz_engine_recovery fuzz_doc_verify fuzz_credentials_file
+  fuzz_resource_name fuzz_reapi_services fuzz_zako_services)
 targets=("$@")
 if [[ ${#targets[@]} -eq 0 ]]; then targets=("${all_targets[@]}"); fi
 if ! [[ "$seconds" =~ ^[0-9]+$ ]]; then
@@ -41,6 +42,8 @@ flags_for() {
     fuzz_engine_recovery) echo "-max_len=1024 -len_control=0" ;;
     fuzz_doc_verify) echo "-max_len=8192" ;;
     fuzz_credentials_file) echo "-max_len=8192" ;;
+    fuzz_resource_name) echo "-max_len=4200 -dict=$root/fuzz/dicts/fuzz_resource_name.dict" ;;
+    fuzz_reapi_services | fuzz_zako_services) echo "-max_len=8192" ;;
     *) echo "" ;;
   esac
 }

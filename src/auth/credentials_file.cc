@@ -179,8 +179,13 @@ class Parser {
     }
     if (auto ex = t.find("expires"); ex != t.end()) {
       if (ex->second.is_offset_datetime()) {
-        e.expires =
-            static_cast<std::chrono::system_clock::time_point>(ex->second.as_offset_datetime());
+        const toml::offset_datetime& when = ex->second.as_offset_datetime();
+        // system_clock counts nanoseconds in 64 bits (years 1678-2262): a date
+        // outside would overflow in the conversion.
+        if (when.date.year < 1970 || when.date.year > 2200) {
+          return Error(ex->second, f + ".expires", "year must be between 1970 and 2200");
+        }
+        e.expires = static_cast<std::chrono::system_clock::time_point>(when);
       } else {
         return Error(ex->second, f + ".expires",
                      "must be a TOML date-time with a UTC offset, e.g. 2027-01-31T00:00:00Z");

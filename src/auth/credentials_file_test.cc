@@ -111,6 +111,12 @@ TEST(CredentialsFileTest, ErrorsNameLineAndField) {
       "[[token]]\nname = \"ci\"\ntoken = \"0123456789abcdef0\"\nscopes = [\"read\"]\n"
       "expires = 2030-01-01T00:00:00\n",
       {"line 5", "expires", "UTC offset"});
+  // Outside what system_clock can hold (found by fuzz_credentials_file: the
+  // conversion overflowed).
+  ExpectError(
+      "[[token]]\nname = \"ci\"\ntoken = \"0123456789abcdef0\"\nscopes = [\"read\"]\n"
+      "expires = 1015-01-01T00:00:00Z\n",
+      {"line 5", "expires", "between 1970 and 2200"});
   ExpectError("[[user]]\nname = \"bob\"\npassword = \"$apr1$x$y\"\nscopes = [\"read\"]\n",
               {"line 3", "user[0] ('bob').password", "apr1"});
   ExpectError("[[user]]\nname = \"a:b\"\nscopes = [\"read\"]\n", {"must not contain ':'"});

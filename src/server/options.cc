@@ -223,7 +223,7 @@ std::vector<OptionSpec> ServerOptionSpecs() {
        "Refuse (400) PUT /ac/ bodies that are not a well-formed ActionResult. Off by default "
        "so ccache's layout=bazel can store its own values there."},
       {"http.threads", T::kInt, "16",
-       "Threads serving HTTP connections (parsing, reading blobs, sending); 0 = one per core. "
+       "Threads serving HTTP connections (parsing, reading blobs, sending); 0 means one per core. "
        "A read from the disk tier blocks the thread that makes it, so more threads than cores "
        "keep the disk busy."},
       {"http.blocking_threads", T::kInt, "64",
