@@ -3,6 +3,7 @@
 # own limits, all measured in one run on loopback. See bench/README.md.
 #
 #   bench/compare.sh [--quick] [--runs N] [--seconds S] [--build DIR] [--work DIR] [--out FILE]
+#                    [--cycas-set KEY=VALUE]...   (extra cycasd options, e.g. engine.durability=relaxed)
 #
 # 1. Machine limits: sequential O_DIRECT write/read of the disk holding the
 #    stores (fio), loopback TCP (iperf3), SHA-256/BLAKE3 speed (digest_bench).
@@ -23,6 +24,7 @@ SECS=6
 QUICK=0
 WORK=""
 OUT=""
+CYCAS_SETS=()
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) QUICK=1; RUNS=1; SECS=3 ;;
@@ -31,7 +33,8 @@ while [ $# -gt 0 ]; do
     --build) BUILD=$2; shift ;;
     --work) WORK=$2; shift ;;
     --out) OUT=$2; shift ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    --cycas-set) CYCAS_SETS+=(--set "$2"); shift ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -126,7 +129,7 @@ start_cycas() {  # $1 RAM tier size
   mkdir -p "$WORK/cycas"
   "$CYCASD" --set server.data_dir="$WORK/cycas" --set server.listen=127.0.0.1:$P_GRPC \
     --set zako.transport_listen=127.0.0.1:$P_TRANSPORT --set http.listen=127.0.0.1:$P_HTTP \
-    --set engine.size=4GiB --set cas.ram_capacity="$1" --set log.level=warn \
+    --set engine.size=4GiB --set cas.ram_capacity="$1" --set log.level=warn "${CYCAS_SETS[@]}" \
     >>"$LOGS/cycasd.log" 2>&1 &
   CYCAS_PID=$!
   PIDS+=("$CYCAS_PID")
@@ -242,7 +245,7 @@ http_workloads() {
   local sys=$1 run=$2 port=$3 wm=$4
   local S=$WORK/sets
   wrk_phase get4k "$sys" "$run" "$port" $C_SMALL BENCH_MODE=get BENCH_SMALL=$S/small BENCH_HOT=$HOT
-  wrk_phase exists "$sys" "$run" "$port" $C_SMALL BENCH_MODE=head BENCH_SMALL=$S/small BENCH_HOT=$HOT
+  wrk_phase exists "$sys" "$run" "$port" $C_SMALL BENCH_MODE=exists BENCH_SMALL=$S/small BENCH_HOT=$HOT
   if [ "$wm" = PUT ]; then
     wrk_phase put4k "$sys" "$run" "$port" $C_SMALL BENCH_MODE=put BENCH_SMALL=$S/small BENCH_HOT=$HOT
     wrk_phase put64m "$sys" "$run" "$port" $C_LARGE BENCH_MODE=put BENCH_SMALL=$S/large BENCH_HOT=$LARGE_HOT
@@ -291,7 +294,7 @@ FIO_SIZE=2G
 if [ $QUICK = 1 ]; then FIO_SIZE=1G; fi
 for rw in write read; do
   fio --name=seq$rw --filename="$WORK/fio.dat" --rw=$rw --bs=1M --size=$FIO_SIZE --direct=1 \
-    --ioengine=libaio --iodepth=16 --runtime=10 --output-format=json >"$WORK/fio-$rw.json"
+    --ioengine=libaio --iodepth=32 --runtime=10 --output-format=json >"$WORK/fio-$rw.json"
 done
 rm -f "$WORK/fio.dat"
 iperf3 -s -1 -B 127.0.0.1 -p $P_IPERF >/dev/null 2>&1 &

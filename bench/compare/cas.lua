@@ -4,7 +4,8 @@
 -- names.txt), so requests cost no hashing and no file reads on the client.
 --
 -- Environment:
---   BENCH_MODE     get | head | put | mixed
+--   BENCH_MODE     get | exists | put | mixed (exists is a 1-byte ranged GET:
+--                  wrk cannot time HEAD, whose response has no body)
 --   BENCH_SMALL    directory of the small blob set (pool, names.txt, params)
 --   BENCH_LARGE    directory of the large blob set (mixed only)
 --   BENCH_HOT      blobs [0, HOT) of the small set are preloaded; get/head
@@ -59,6 +60,8 @@ function init(args)
   next_small = hot + thread_index
   next_large = large_hot + thread_index
   sent = 0
+  unit_size = small.size
+  range_header = { Range = "bytes=0-0" }
   exhausted = 0
   math.randomseed(os.time() * 7919 + thread_index)
 end
@@ -77,8 +80,8 @@ end
 function request()
   if mode == "get" then
     return wrk.format("GET", prefix .. small.names[math.random(hot)])
-  elseif mode == "head" then
-    return wrk.format("HEAD", prefix .. small.names[math.random(hot)])
+  elseif mode == "exists" then
+    return wrk.format("GET", prefix .. small.names[math.random(hot)], range_header)
   elseif mode == "put" then
     local i = next_small
     next_small = next_small + step
@@ -104,8 +107,9 @@ function request()
 end
 
 function done(summary, latency, requests)
-  local total_sent, any_exhausted = 0, 0
+  local total_sent, any_exhausted, size = 0, 0, 0
   for _, t in ipairs(threads) do
+    size = t:get("unit_size") or 0
     total_sent = total_sent + (t:get("sent") or 0)
     any_exhausted = math.max(any_exhausted, t:get("exhausted") or 0)
   end
@@ -113,8 +117,8 @@ function done(summary, latency, requests)
   io.write(string.format(
     'BENCHJSON {"requests":%d,"duration_s":%.3f,"bytes_received":%d,"bytes_sent":%d,' ..
     '"errors_connect":%d,"errors_read":%d,"errors_write":%d,"errors_status":%d,' ..
-    '"errors_timeout":%d,"p50_ms":%.3f,"p99_ms":%.3f,"exhausted":%d}\n',
+    '"errors_timeout":%d,"p50_ms":%.3f,"p99_ms":%.3f,"exhausted":%d,"size":%d}\n',
     summary.requests, summary.duration / 1e6, summary.bytes, total_sent, e.connect, e.read,
     e.write, e.status, e.timeout, latency:percentile(50) / 1000,
-    latency:percentile(99) / 1000, any_exhausted))
+    latency:percentile(99) / 1000, any_exhausted, size))
 end

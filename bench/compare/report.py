@@ -15,7 +15,7 @@ ROWS = [
     # key, label, unit, value field
     ("put4k", "4 KiB upload", "blobs/s", "ops_per_s"),
     ("get4k", "4 KiB download, hits", "blobs/s", "ops_per_s"),
-    ("exists", "existence checks", "digests/s", "ops_per_s"),
+    ("exists", "existence checks (HTTP: 1-byte ranged GET)", "digests/s", "ops_per_s"),
     ("put64m", "64 MiB upload", "MB/s", "mb_per_s"),
     ("get64m", "64 MiB download, hits", "MB/s", "mb_per_s"),
     ("mixed", "mixed build-like (90 % reads)", "ops/s", "ops_per_s"),
@@ -57,8 +57,12 @@ def cmd_record(a):
         j = json.loads(m.group(1))
         secs = j["duration_s"]
         errors = sum(v for k, v in j.items() if k.startswith("errors_"))
+        moved = j["bytes_received"] + j["bytes_sent"]
+        if a.row.startswith("put"):
+            # Bodies are counted when sent; only completed uploads count here.
+            moved = j["requests"] * j["size"]
         r.update(secs=secs, ops=j["requests"], ops_per_s=j["requests"] / secs,
-                 mb_per_s=(j["bytes_received"] + j["bytes_sent"]) / secs / MB,
+                 mb_per_s=moved / secs / MB,
                  p50_ms=j["p50_ms"], p99_ms=j["p99_ms"], errors=errors,
                  exhausted=bool(j["exhausted"]))
         if t:
