@@ -33,8 +33,9 @@ def cmd_limits(a):
     for rw in ("write", "read"):
         j = json.load(open(f"{w}/fio-{rw}.json"))
         lim[f"disk_{rw}"] = j["jobs"][0][rw]["bw_bytes"] / MB
-    j = json.load(open(f"{w}/iperf3.json"))
-    lim["loopback"] = j["end"]["sum_received"]["bits_per_second"] / 8 / MB
+    lim["loopback"] = max(
+        json.load(open(f"{w}/iperf3-{i}.json"))["end"]["sum_received"]["bits_per_second"]
+        for i in (1, 2, 3)) / 8 / MB
     j = json.load(open(f"{w}/digest.json"))
     for b in j["benchmarks"]:
         m = re.match(r"BM_HashOf/(\w+)/(\d+)", b["name"])
@@ -71,15 +72,22 @@ def cmd_record(a):
     else:
         j = json.loads(text.strip().splitlines()[-1])
         secs = j["secs"]
+        # cycas-load ends the phase when its new blobs run out, so its
+        # figures stay valid ("exhausted" there only means a shorter phase).
         r.update(secs=secs, ops=j["items"], ops_per_s=j["items_per_s"], mb_per_s=j["mb_per_s"],
-                 p50_ms=j["p50_ms"], p99_ms=j["p99_ms"], errors=0, exhausted=j["exhausted"],
-                 client_cpu_pct=j["client_cpu_pct"], rpcs_per_s=j["ops_per_s"])
+                 p50_ms=j["p50_ms"], p99_ms=j["p99_ms"], errors=0, exhausted=False,
+                 ended_early=j["exhausted"], client_cpu_pct=j["client_cpu_pct"],
+                 rpcs_per_s=j["ops_per_s"])
     r["server_cpu_pct"] = 100 * a.server_cpu / secs if secs else 0
     if r["errors"]:
         print(f"WARNING: {a.system} {a.row} run {a.run}: {r['errors']} failed requests "
               f"(see {a.file})", file=sys.stderr)
     if r["exhausted"]:
         print(f"WARNING: {a.system} {a.row} run {a.run}: ran out of new blobs", file=sys.stderr)
+    if r["ops"] == 0:
+        r["none_completed"] = True
+        print(f"WARNING: {a.system} {a.row} run {a.run}: no operation completed in {secs:.1f} s",
+              file=sys.stderr)
     with open(a.results, "a") as f:
         f.write(json.dumps(r) + "\n")
     print(f"  {a.system:12} {a.row:7} run {a.run}: {r['ops_per_s']:10.0f} /s "
@@ -146,7 +154,7 @@ def cmd_table(a):
     p("|---|---:|")
     names = {"disk_write": "disk, sequential O_DIRECT write (fio, 1 MiB)",
              "disk_read": "disk, sequential O_DIRECT read (fio, 1 MiB)",
-             "loopback": "loopback TCP (iperf3, 1 stream)",
+             "loopback": "loopback TCP (iperf3, 1 stream, best of 3)",
              "sha256_4k": "SHA-256, 4 KiB blobs, 1 core", "sha256_16m": "SHA-256, 16 MiB, 1 core",
              "blake3_4k": "BLAKE3, 4 KiB blobs, 1 core", "blake3_16m": "BLAKE3, 16 MiB, 1 core"}
     for k, label in names.items():
@@ -171,6 +179,8 @@ def cmd_table(a):
                 flag += " ⚠errors"
             if any(r["exhausted"] for r in rs):
                 flag += " ⚠reused"
+            if any(r.get("none_completed") for r in rs):
+                flag += " ⚠none completed"
             cells.append(f"{fmt(m)} ({fmt(lo)}–{fmt(hi)}){flag}" if len(rs) > 1 else fmt(m) + flag)
         peers = [med[s] for s in PEERS if s in med]
         best_peer = max(peers) if peers else None
@@ -240,12 +250,22 @@ def cmd_table(a):
         mark = " (REAPI > 10 % slower)" if ratio < 0.9 else ""
         p(f"| {rl} | {zl} | {fmt(r[0])} {unit} | {fmt(z[0])} {unit} | {ratio:.2f}{mark} |")
     p("")
-    warn = [r for r in recs if r["errors"] or r["exhausted"]]
+    warn = []
+    for r in recs:
+        what = []
+        if r["errors"]:
+            what.append(f"{r['errors']} failed requests")
+        if r["exhausted"]:
+            what.append("ran out of new blobs (later uploads repeated blobs)")
+        if r.get("none_completed"):
+            what.append(f"no request completed within the {r['secs']:.1f} s phase (counted as 0)")
+        if what:
+            warn.append(f"{r['system']} {r['row']} run {r['run']}: " + ", ".join(what))
     if warn:
-        p("Warnings: " + "; ".join(
-            f"{r['system']} {r['row']} run {r['run']}: "
-            + (f"{r['errors']} failed requests" if r["errors"] else "ran out of new blobs")
-            for r in warn))
+        p("Warnings:")
+        p("")
+        for w_ in warn:
+            p(f"* {w_}")
         p("")
     text = "\n".join(out) + "\n"
     open(a.out, "w").write(text)

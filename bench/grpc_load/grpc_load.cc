@@ -10,8 +10,13 @@
 // prints one JSON line: operations (RPCs or transfers), items (blobs or
 // digests) and bytes per second, per-operation latency p50/p99, and the
 // client's own CPU use, since client and server share the machine.
+#include <arpa/inet.h>
 #include <grpcpp/grpcpp.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -44,7 +49,7 @@ constexpr uint64_t kByteStreamThreshold = 1 << 20;  // REAPI: larger blobs go ov
 constexpr size_t kChunk = 1 << 20;                  // ByteStream and zako chunk size
 
 const char kUsage[] = R"(Usage:
-  cycas-load --api reapi|zako --op OP [OPTIONS]
+  cycas-load --api reapi|zako|http --op OP [OPTIONS]
   cycas-load gen --size BYTES --count N --seed N --out DIR
 
 Ops (measured for --duration seconds or --max-ops operations):
@@ -66,9 +71,16 @@ Options (defaults):
   --max-ops N               stop after N operations (default: unbounded)
   --size 4KiB  --batch 32  --digests 10000  --set 4096  --seed 1
   --large-size 4MiB --large-set 8 --large-pct 2 --write-pct 10
-  --new N                   new blobs prepared for uploads (default: enough
-                            for 200000 small blobs, 64 large ones)
+  --new N                   new blobs prepared for uploads (default: 200000
+                            small ones, 64 of 1 MiB or more)
+  --large-new 256           new large blobs prepared for the mixed op
+When the new blobs run out, the measured phase ends early for every thread
+(the report says "exhausted"), so every upload measured is of a new blob.
   --instance NAME           REAPI instance name (default: empty)
+  --http-prefix /cas/       --api http: PUT/GET {prefix}{sha256 hex} on
+                            --server HOST:PORT (upload and download only)
+  --preload-to HOST:PORT    --api http: preload into this server (a proxy's
+                            origin), then warm --server with one GET of each
 
 gen writes DIR/pool (the random pool) and DIR/names.txt (SHA-256 hex of
 blobs 0..N-1, one a line) and DIR/params (size, range, stride).
@@ -76,11 +88,11 @@ Exit status: 0 success, 1 an operation failed, 2 bad usage.
 )";
 
 struct Options {
-  std::string api, op, server = "127.0.0.1:9092", instance;
+  std::string api, op, server = "127.0.0.1:9092", instance, http_prefix = "/cas/", preload_to;
   uint64_t concurrency = 16, duration = 10, max_ops = UINT64_MAX;
   uint64_t size = 4096, batch = 32, digests = 10000, set = 4096, seed = 1;
   uint64_t large_size = 4 << 20, large_set = 8, large_pct = 2, write_pct = 10;
-  uint64_t new_blobs = 0;
+  uint64_t new_blobs = 0, large_new = 256;
 };
 
 Result<std::map<std::string, std::string>> ParseFlags(int argc, char** argv, int first) {
@@ -137,6 +149,8 @@ Result<Options> ParseOptions(std::map<std::string, std::string> flags) {
   take_str("op", &o.op);
   take_str("server", &o.server);
   take_str("instance", &o.instance);
+  take_str("http-prefix", &o.http_prefix);
+  take_str("preload-to", &o.preload_to);
   RETURN_IF_ERROR(TakeNumber(flags, "concurrency", &o.concurrency, false, 1));
   RETURN_IF_ERROR(TakeNumber(flags, "duration", &o.duration, false, 1));
   RETURN_IF_ERROR(TakeNumber(flags, "max-ops", &o.max_ops, false, 1));
@@ -150,9 +164,16 @@ Result<Options> ParseOptions(std::map<std::string, std::string> flags) {
   RETURN_IF_ERROR(TakeNumber(flags, "large-pct", &o.large_pct, false, 0));
   RETURN_IF_ERROR(TakeNumber(flags, "write-pct", &o.write_pct, false, 0));
   RETURN_IF_ERROR(TakeNumber(flags, "new", &o.new_blobs, false, 1));
+  RETURN_IF_ERROR(TakeNumber(flags, "large-new", &o.large_new, false, 1));
   if (!flags.empty()) return Status::InvalidArgument("unknown flag --" + flags.begin()->first);
-  if (o.api != "reapi" && o.api != "zako") {
-    return Status::InvalidArgument("--api must be 'reapi' or 'zako', got '" + o.api + "'");
+  if (o.api != "reapi" && o.api != "zako" && o.api != "http") {
+    return Status::InvalidArgument("--api must be 'reapi', 'zako' or 'http', got '" + o.api + "'");
+  }
+  if (!o.preload_to.empty() && o.api != "http") {
+    return Status::InvalidArgument("--preload-to is for --api http only");
+  }
+  if (o.api == "http" && o.op != "upload" && o.op != "download") {
+    return Status::InvalidArgument("--api http supports --op upload and download only");
   }
   if (o.op != "exists" && o.op != "upload" && o.op != "download" && o.op != "mixed") {
     return Status::InvalidArgument("--op must be exists, upload, download or mixed, got '" + o.op +
@@ -161,7 +182,7 @@ Result<Options> ParseOptions(std::map<std::string, std::string> flags) {
   if (o.large_pct > 100 || o.write_pct > 100) {
     return Status::InvalidArgument("--large-pct and --write-pct are percentages (0..100)");
   }
-  if (o.api == "zako") o.batch = 1;  // zako moves one blob per Transport call
+  if (o.api != "reapi") o.batch = 1;  // zako and HTTP move one blob per call
   if (o.size >= kByteStreamThreshold) o.batch = 1;
   if (o.new_blobs == 0) o.new_blobs = o.size >= kByteStreamThreshold ? 64 : 200'000;
   return o;
@@ -340,6 +361,126 @@ class ReapiApi : public Api {
   std::atomic<size_t> next_{0};
 };
 
+// HTTP/1.1 PUT and GET of {prefix}{sha256-hex} on keep-alive connections (one
+// per thread). compare.sh uses it for the 64 MiB upload row of every HTTP
+// server: wrk's Lua builds each request body as a new string, which costs it
+// ~250 ms per 64 MiB and would make that row measure the client.
+class HttpApi : public Api {
+ public:
+  explicit HttpApi(const Options& o) : prefix_(o.http_prefix) {
+    auto colon = o.server.rfind(':');
+    addr_.sin_family = AF_INET;
+    addr_.sin_port = htons(static_cast<uint16_t>(std::atoi(o.server.c_str() + colon + 1)));
+    inet_pton(AF_INET, o.server.substr(0, colon).c_str(), &addr_.sin_addr);
+  }
+
+  Status Exists(const std::vector<Digest>&) override {
+    return Status::InvalidArgument("--api http has no exists op (wrk measures it)");
+  }
+
+  Status Upload(const std::vector<std::pair<Digest, std::span<const uint8_t>>>& blobs,
+                std::mt19937_64&) override {
+    for (const auto& [d, bytes] : blobs) {
+      std::string head =
+          "PUT " + prefix_ + d.hex() +
+          " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " + std::to_string(bytes.size()) +
+          "\r\n\r\n";
+      RETURN_IF_ERROR(Exchange(head, bytes, nullptr));
+    }
+    return Status::Ok();
+  }
+
+  Status Download(const std::vector<Digest>& digests) override {
+    for (const auto& d : digests) {
+      uint64_t got = 0;
+      RETURN_IF_ERROR(
+          Exchange("GET " + prefix_ + d.hex() + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", {}, &got));
+      if (got != d.size_bytes()) return Status::Internal("HTTP GET: wrong body size");
+    }
+    return Status::Ok();
+  }
+
+ private:
+  struct Conn {
+    int fd = -1;
+    std::string buf;  // bytes read past the last response
+    ~Conn() {
+      if (fd >= 0) ::close(fd);
+    }
+  };
+
+  Status Connect(Conn& c) {
+    c.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (::connect(c.fd, reinterpret_cast<const sockaddr*>(&addr_), sizeof addr_) != 0) {
+      return Status::Internal(std::string("HTTP connect: ") + std::strerror(errno));
+    }
+    c.buf.clear();
+    return Status::Ok();
+  }
+
+  static Status SendAll(int fd, const uint8_t* p, size_t n) {
+    while (n > 0) {
+      ssize_t w = ::send(fd, p, n, MSG_NOSIGNAL);
+      if (w <= 0) return Status::Internal(std::string("HTTP send: ") + std::strerror(errno));
+      p += w;
+      n -= static_cast<size_t>(w);
+    }
+    return Status::Ok();
+  }
+
+  // Sends one request and reads its response; *body_bytes gets the body size.
+  Status Exchange(const std::string& head, std::span<const uint8_t> body, uint64_t* body_bytes) {
+    thread_local Conn c;
+    if (c.fd < 0) RETURN_IF_ERROR(Connect(c));
+    RETURN_IF_ERROR(SendAll(c.fd, reinterpret_cast<const uint8_t*>(head.data()), head.size()));
+    RETURN_IF_ERROR(SendAll(c.fd, body.data(), body.size()));
+    std::vector<char> chunk(1 << 20);
+    size_t end;
+    while ((end = c.buf.find("\r\n\r\n")) == std::string::npos) {
+      ssize_t r = ::recv(c.fd, chunk.data(), chunk.size(), 0);
+      if (r <= 0) {
+        ::close(c.fd);
+        c.fd = -1;
+        return Status::Internal("HTTP: connection closed before the response");
+      }
+      c.buf.append(chunk.data(), static_cast<size_t>(r));
+    }
+    std::string headers = c.buf.substr(0, end + 2);
+    c.buf.erase(0, end + 4);
+    int status = std::atoi(headers.c_str() + headers.find(' ') + 1);
+    uint64_t length = 0;
+    for (const char* name : {"Content-Length:", "content-length:"}) {
+      if (auto at = headers.find(name); at != std::string::npos) {
+        length = std::strtoull(headers.c_str() + at + std::strlen(name), nullptr, 10);
+      }
+    }
+    uint64_t left = length;
+    uint64_t from_buf = std::min<uint64_t>(left, c.buf.size());
+    c.buf.erase(0, from_buf);
+    left -= from_buf;
+    while (left > 0) {
+      ssize_t r = ::recv(c.fd, chunk.data(), std::min<uint64_t>(chunk.size(), left), 0);
+      if (r <= 0) {
+        ::close(c.fd);
+        c.fd = -1;
+        return Status::Internal("HTTP: connection closed in the response body");
+      }
+      left -= static_cast<uint64_t>(r);
+    }
+    if (body_bytes) *body_bytes = length;
+    if (status < 200 || status > 299) {
+      return Status::Internal("HTTP " + head.substr(0, head.find(' ')) + ": status " +
+                              std::to_string(status));
+    }
+    return Status::Ok();
+  }
+
+  std::string prefix_;
+  sockaddr_in addr_{};
+};
+
 class ZakoApi : public Api {
  public:
   static Result<std::unique_ptr<ZakoApi>> Connect(const Options& o) {
@@ -468,6 +609,8 @@ int Run(const Options& o) {
   std::unique_ptr<Api> api;
   if (o.api == "reapi") {
     api = std::make_unique<ReapiApi>(o);
+  } else if (o.api == "http") {
+    api = std::make_unique<HttpApi>(o);
   } else {
     auto z = ZakoApi::Connect(o);
     if (!z.ok()) return fail(z.status());
@@ -480,11 +623,26 @@ int Run(const Options& o) {
   if (!small.ok()) return fail(small.status());
   std::unique_ptr<Pool> large;
   if (mixed) {
-    auto l = MakePool(fn, o.large_size, o.large_set, 64, o.seed + 7777);
+    auto l = MakePool(fn, o.large_size, o.large_set, o.large_new, o.seed + 7777);
     if (!l.ok()) return fail(l.status());
     large = std::move(*l);
   }
-  if (o.op != "upload") {
+  if (o.op != "upload" && !o.preload_to.empty()) {
+    Options origin = o;
+    origin.server = o.preload_to;
+    HttpApi origin_api(origin);
+    Status st = Preload(origin_api, **small, 1, o.concurrency);
+    std::atomic<uint64_t> next{0};
+    if (st.ok()) {
+      st = OnThreads(o.concurrency, [&](uint64_t) -> Status {
+        for (uint64_t i; (i = next++) < (*small)->present.size();) {
+          RETURN_IF_ERROR(api->Download({(*small)->present[i]}));
+        }
+        return Status::Ok();
+      });
+    }
+    if (!st.ok()) return fail(st.WithContext("preload through " + o.preload_to));
+  } else if (o.op != "upload") {
     Status st = Preload(*api, **small, o.size >= kByteStreamThreshold ? 1 : 64, o.concurrency);
     if (st.ok() && large) st = Preload(*api, *large, 1, o.concurrency);
     if (!st.ok()) return fail(st.WithContext("preload"));
@@ -515,7 +673,7 @@ int Run(const Options& o) {
     }
     std::vector<std::pair<Digest, std::span<const uint8_t>>> up;
     std::vector<Digest> down;
-    while (Clock::now() < deadline && started.fetch_add(1) < o.max_ops) {
+    while (!exhausted && Clock::now() < deadline && started.fetch_add(1) < o.max_ops) {
       up.clear();
       down.clear();
       Pool* pool = small->get();
@@ -531,7 +689,7 @@ int Run(const Options& o) {
       } else if (write) {
         uint64_t first = pool->next_fresh.fetch_add(items);
         if (first + items > pool->fresh.size()) {
-          exhausted = true;  // report it: later uploads would not be new blobs
+          exhausted = true;  // ends the phase for all: later uploads would not be new blobs
           return Status::Ok();
         }
         for (uint64_t i = first; i < first + items; ++i) {

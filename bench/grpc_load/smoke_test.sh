@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Self-check of the benchmark harness's gRPC load tool (ctest, label e2e): a
-# one-second run of every op over both APIs against a real cycasd on loopback
+# Self-check of the benchmark harness's load tool (ctest, label e2e): a
+# one-second run of every op over each API against a real cycasd on loopback
 # must complete operations without error; `gen` must name blobs by their real
 # SHA-256; bad arguments must exit 2 naming the flag; an unreachable server
 # must exit 1.
@@ -18,16 +18,17 @@ trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 "$CYCASD" --set server.data_dir="$WORK/data" --set server.listen=127.0.0.1:0 \
-  --set zako.transport_listen=127.0.0.1:0 --set http.listen= --set engine.size=512MiB \
+  --set zako.transport_listen=127.0.0.1:0 --set http.listen=127.0.0.1:0 --set engine.size=512MiB \
   --set log.level=warn --set server.ready_file="$WORK/ready" >"$WORK/log" 2>&1 &
 PID=$!
 for _ in $(seq 200); do [ -s "$WORK/ready" ] && break; sleep 0.1; done
 PORT=$(awk '$1 == "grpc" {print $2}' "$WORK/ready")
-[ -n "$PORT" ] || fail "cycasd did not start: $(cat "$WORK/log")"
+HTTP_PORT=$(awk '$1 == "http" {print $2}' "$WORK/ready")
+[ -n "$PORT" ] && [ -n "$HTTP_PORT" ] || fail "cycasd did not start: $(cat "$WORK/log")"
 
 check() {  # runs cycas-load; items > 0 and no error
   local out
-  out=$("$LOAD" --server 127.0.0.1:$PORT --duration 1 "$@" 2>"$WORK/err") ||
+  out=$("$LOAD" --server "127.0.0.1:${CHECK_PORT:-$PORT}" --duration 1 "$@" 2>"$WORK/err") ||
     fail "cycas-load $*: $(cat "$WORK/err")"
   python3 - "$out" "$*" <<'PY' || exit 1
 import json, sys
@@ -45,6 +46,9 @@ for api in zako reapi; do
   check --api $api --op download --size 2MiB --set 2 --concurrency 2
   check --api $api --op mixed --set 200 --new 2000 --large-size 1MiB --large-set 2 --concurrency 4
 done
+CHECK_PORT=$HTTP_PORT check --api http --op upload --size 2MiB --new 8 --concurrency 2
+CHECK_PORT=$HTTP_PORT check --api http --op download --size 2MiB --set 2 --concurrency 2
+CHECK_PORT=$HTTP_PORT check --api http --op upload --size 4KiB --new 5000 --concurrency 4
 
 "$LOAD" gen --size 1000 --count 6 --seed 5 --out "$WORK/gen"
 python3 - "$WORK/gen" <<'PY' || exit 1
@@ -74,6 +78,7 @@ expect_usage "--op" --api zako --op delete
 expect_usage "--size" --api zako --op upload --size 12parsecs
 expect_usage "--frobnicate" --api zako --op upload --frobnicate 1
 expect_usage "--concurrency" --api reapi --op upload --concurrency 0
+expect_usage "--api http" --api http --op exists
 
 rc=0
 "$LOAD" --api reapi --op exists --server 127.0.0.1:1 --duration 1 >/dev/null 2>&1 || rc=$?
