@@ -367,7 +367,8 @@ class ReapiApi : public Api {
 // ~250 ms per 64 MiB and would make that row measure the client.
 class HttpApi : public Api {
  public:
-  explicit HttpApi(const Options& o) : prefix_(o.http_prefix) {
+  // The Host header carries the port: a proxy's remap rules match on it.
+  explicit HttpApi(const Options& o) : prefix_(o.http_prefix), host_(o.server) {
     auto colon = o.server.rfind(':');
     addr_.sin_family = AF_INET;
     addr_.sin_port = htons(static_cast<uint16_t>(std::atoi(o.server.c_str() + colon + 1)));
@@ -381,10 +382,8 @@ class HttpApi : public Api {
   Status Upload(const std::vector<std::pair<Digest, std::span<const uint8_t>>>& blobs,
                 std::mt19937_64&) override {
     for (const auto& [d, bytes] : blobs) {
-      std::string head =
-          "PUT " + prefix_ + d.hex() +
-          " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " + std::to_string(bytes.size()) +
-          "\r\n\r\n";
+      std::string head = "PUT " + prefix_ + d.hex() + " HTTP/1.1\r\nHost: " + host_ +
+                         "\r\nContent-Length: " + std::to_string(bytes.size()) + "\r\n\r\n";
       RETURN_IF_ERROR(Exchange(head, bytes, nullptr));
     }
     return Status::Ok();
@@ -393,8 +392,8 @@ class HttpApi : public Api {
   Status Download(const std::vector<Digest>& digests) override {
     for (const auto& d : digests) {
       uint64_t got = 0;
-      RETURN_IF_ERROR(
-          Exchange("GET " + prefix_ + d.hex() + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", {}, &got));
+      RETURN_IF_ERROR(Exchange(
+          "GET " + prefix_ + d.hex() + " HTTP/1.1\r\nHost: " + host_ + "\r\n\r\n", {}, &got));
       if (got != d.size_bytes()) return Status::Internal("HTTP GET: wrong body size");
     }
     return Status::Ok();
@@ -477,7 +476,7 @@ class HttpApi : public Api {
     return Status::Ok();
   }
 
-  std::string prefix_;
+  std::string prefix_, host_;
   sockaddr_in addr_{};
 };
 
