@@ -27,8 +27,17 @@ PACKAGES=(
   # S3 tier: libcurl (HTTP + SigV4); Ceph (monitor, OSD, RADOS Gateway) for its
   # integration tests and benchmark on loopback (scripts/ceph-rgw.sh)
   libcurl4-openssl-dev ceph-mon ceph-osd radosgw ceph-common
+  # side-by-side benchmark (bench/compare.sh): load generator, peers, machine limits
+  wrk nginx-light trafficserver fio iperf3
 )
 
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update
 $SUDO apt-get install -y --no-install-recommends "${PACKAGES[@]}"
+
+# The trafficserver package enables a system service listening on port 8080,
+# cycasd's default HTTP port; the benchmark starts its own unprivileged
+# instance, so the system one is switched off where systemd runs.
+if command -v systemctl >/dev/null && systemctl is-enabled trafficserver >/dev/null 2>&1; then
+  $SUDO systemctl disable --now trafficserver || true
+fi
