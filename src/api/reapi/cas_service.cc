@@ -2,7 +2,11 @@
 
 #include <algorithm>
 #include <deque>
+#include <mutex>
+#include <optional>
 #include <set>
+#include <utility>
+#include <vector>
 
 #include "api/grpc_auth.h"
 #include "api/grpc_status.h"
@@ -33,6 +37,9 @@ bool AcceptsZstd(const v2::BatchReadBlobsRequest& request) {
   return false;
 }
 
+// Digests per unit of work handed to the CheckPool (as zako's NegotiateBlobs).
+constexpr size_t kCheckGrain = 512;
+
 }  // namespace
 
 grpc::Status CasService::FindMissingBlobs(grpc::ServerContext* context,
@@ -49,15 +56,40 @@ grpc::Status CasService::FindMissingBlobs(grpc::ServerContext* context,
                                                                   ? request->blob_digests(0).hash()
                                                                   : "");
   if (!fn.ok()) return ToGrpcStatus(fn.status());
-  for (int i = 0; i < request->blob_digests_size(); i++) {
-    const auto& proto = request->blob_digests(i);
-    auto digest = DigestFromProto(proto, *fn, Field("blob_digests", i));
+  const int n = request->blob_digests_size();
+  std::vector<Digest> digests;
+  digests.reserve(n);
+  for (int i = 0; i < n; i++) {
+    auto digest = DigestFromProto(request->blob_digests(i), *fn, Field("blob_digests", i));
     if (!digest.ok()) return ToGrpcStatus(digest.status());
-    // Contains() touches what it finds, so a blob reported present stays for
-    // the build that relies on it.
-    auto present = cas_->Contains(*digest);
-    if (!present.ok()) return ToGrpcStatus(present.status().WithContext(Field("blob_digests", i)));
-    if (!*present) *response->add_missing_blob_digests() = proto;
+    digests.push_back(*digest);
+  }
+  // Checked in parallel like zako's NegotiateBlobs (the pool bounds how many run
+  // server-wide). Contains() touches what it finds, so a blob reported present
+  // stays for the build that relies on it.
+  enum : uint8_t { kPresent, kMissing, kFailed };
+  std::vector<uint8_t> state(n, kPresent);
+  std::mutex error_mu;
+  std::optional<std::pair<int, Status>> first_error;
+  pool_->ParallelFor(n, kCheckGrain, [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; i++) {
+      auto present = cas_->Contains(digests[i]);
+      if (present.ok()) {
+        state[i] = *present ? kPresent : kMissing;
+        continue;
+      }
+      state[i] = kFailed;
+      std::lock_guard lk(error_mu);
+      if (!first_error || first_error->first > static_cast<int>(i)) {
+        first_error.emplace(static_cast<int>(i), present.status());
+      }
+    }
+  });
+  if (first_error) {
+    return ToGrpcStatus(first_error->second.WithContext(Field("blob_digests", first_error->first)));
+  }
+  for (int i = 0; i < n; i++) {
+    if (state[i] == kMissing) *response->add_missing_blob_digests() = request->blob_digests(i);
   }
   return grpc::Status::OK;
 }

@@ -9,6 +9,7 @@
 #include "api/reapi/reapi_options.h"
 #include "build/bazel/remote/execution/v2/remote_execution.grpc.pb.h"
 #include "cas/cas_store.h"
+#include "cas/check_pool.h"
 
 namespace cycas::api::reapi {
 
@@ -16,7 +17,8 @@ namespace v2 = build::bazel::remote::execution::v2;
 
 class CasService final : public v2::ContentAddressableStorage::Service {
  public:
-  CasService(CasStore* cas, const ReapiOptions* options) : cas_(cas), options_(options) {}
+  CasService(CasStore* cas, CheckPool* pool, const ReapiOptions* options)
+      : cas_(cas), pool_(pool), options_(options) {}
 
   grpc::Status FindMissingBlobs(grpc::ServerContext* context,
                                 const v2::FindMissingBlobsRequest* request,
@@ -35,6 +37,7 @@ class CasService final : public v2::ContentAddressableStorage::Service {
   Status UpdateOne(const v2::BatchUpdateBlobsRequest::Request& blob, DigestFunction fn, int index);
 
   CasStore* cas_;
+  CheckPool* pool_;
   const ReapiOptions* options_;
 };
 

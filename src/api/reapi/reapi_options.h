@@ -32,6 +32,8 @@ struct ReapiOptions {
   // Most directories in one GetTreeResponse (the client's page_size may lower it).
   int get_tree_max_page = 10000;
   UploadSpool::Options uploads;
+  // Threads checking FindMissingBlobs digests (negotiate.io_parallelism; 0 = one per core).
+  size_t check_threads = 0;
   // Who may call (docs/auth.md); null: auth is off and every call is allowed.
   // Not owned; outlives the services.
   const auth::Authenticator* authenticator = nullptr;

@@ -51,6 +51,9 @@ Result<ReapiOptions> ReapiOptionsFromConfig(const Config& config) {
   o.uploads.dir = config.GetString("server.data_dir") + "/uploads";
   o.uploads.retention = config.GetDuration("reapi.upload_retention");
   o.uploads.max_bytes = config.GetBytes("reapi.upload_spool_max");
+  int64_t threads = config.GetInt("negotiate.io_parallelism");
+  if (threads < 0) return Status::InvalidArgument("negotiate.io_parallelism must not be negative");
+  o.check_threads = static_cast<size_t>(threads);
   return o;
 }
 
@@ -76,8 +79,9 @@ ReapiServices::ReapiServices(ReapiOptions options, CasStore* cas, ActionCache* a
                              std::unique_ptr<UploadSpool> spool)
     : options_(std::move(options)),
       spool_(std::move(spool)),
+      pool_(options_.check_threads),
       capabilities_(CapabilitiesFrom(options_)),
-      cas_(cas, &options_),
+      cas_(cas, &pool_, &options_),
       action_cache_(cas, action_cache, &options_),
       bytestream_(cas, spool_.get(), &options_) {}
 

@@ -41,6 +41,7 @@ class ReapiServices {
 
   ReapiOptions options_;
   std::unique_ptr<UploadSpool> spool_;
+  CheckPool pool_;  // before cas_, which uses it
   CapabilitiesService capabilities_;
   CasService cas_;
   ActionCacheService action_cache_;

@@ -23,7 +23,7 @@
 #include <mutex>
 #include <optional>
 
-#include "api/zako/check_pool.h"
+#include "cas/check_pool.h"
 #include "api/zako/token_table.h"
 #include "auth/authenticator.h"
 #include "cas/cas_store.h"

@@ -16,7 +16,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "api/zako/cas_service.h"
-#include "api/zako/check_pool.h"
+#include "cas/check_pool.h"
 #include "api/zako/parked_uploads.h"
 #include "api/zako/token_table.h"
 #include "api/zako/transport_service.h"

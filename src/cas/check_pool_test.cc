@@ -1,4 +1,4 @@
-#include "api/zako/check_pool.h"
+#include "cas/check_pool.h"
 
 #include <gtest/gtest.h>
 
@@ -6,7 +6,7 @@
 #include <thread>
 #include <vector>
 
-namespace cycas::api::zako {
+namespace cycas {
 namespace {
 
 TEST(CheckPoolTest, CoversEveryIndexExactlyOnce) {
@@ -24,7 +24,8 @@ TEST(CheckPoolTest, NeverRunsMoreThanItsThreadsAcrossCallers) {
   auto body = [&](size_t, size_t) {
     int now = ++running;
     int p = peak.load();
-    while (now > p && !peak.compare_exchange_weak(p, now)) {}
+    while (now > p && !peak.compare_exchange_weak(p, now)) {
+    }
     std::this_thread::sleep_for(std::chrono::microseconds(200));
     --running;
   };
@@ -43,4 +44,4 @@ TEST(CheckPoolTest, EmptyBatchReturnsAtOnce) {
 }
 
 }  // namespace
-}  // namespace cycas::api::zako
+}  // namespace cycas

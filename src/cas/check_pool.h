@@ -1,6 +1,7 @@
-// CheckPool: a fixed set of threads that runs the presence checks of every
-// NegotiateBlobs stream, so `negotiate.io_parallelism` bounds the number of
-// concurrent checks server-wide, however many streams are open.
+// CheckPool: a fixed set of threads that runs the presence checks of a
+// front-end's existence calls (zako NegotiateBlobs, REAPI FindMissingBlobs),
+// so `negotiate.io_parallelism` bounds the number of concurrent checks of each
+// front-end, however many calls are open.
 //
 // A caller hands over a batch as a ParallelFor over index ranges and blocks
 // until every range has run. Batches of different callers are served round
@@ -17,7 +18,7 @@
 #include <thread>
 #include <vector>
 
-namespace cycas::api::zako {
+namespace cycas {
 
 class CheckPool {
  public:
@@ -51,4 +52,4 @@ class CheckPool {
   std::vector<std::thread> workers_;
 };
 
-}  // namespace cycas::api::zako
+}  // namespace cycas

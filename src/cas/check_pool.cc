@@ -1,8 +1,8 @@
-#include "api/zako/check_pool.h"
+#include "cas/check_pool.h"
 
 #include <algorithm>
 
-namespace cycas::api::zako {
+namespace cycas {
 
 CheckPool::CheckPool(size_t threads) {
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
@@ -19,8 +19,7 @@ CheckPool::~CheckPool() {
   for (auto& t : workers_) t.join();
 }
 
-void CheckPool::ParallelFor(size_t n, size_t grain,
-                            const std::function<void(size_t, size_t)>& fn) {
+void CheckPool::ParallelFor(size_t n, size_t grain, const std::function<void(size_t, size_t)>& fn) {
   if (n == 0) return;
   grain = std::max<size_t>(grain, 1);
   Job job;
@@ -53,4 +52,4 @@ void CheckPool::WorkerLoop() {
   }
 }
 
-}  // namespace cycas::api::zako
+}  // namespace cycas
