@@ -25,6 +25,8 @@ PACKAGES=(
   # S3 tier: libcurl (HTTP + SigV4); Ceph (monitor, OSD, RADOS Gateway) for its
   # integration tests and benchmark on loopback (scripts/ceph-rgw.sh)
   libcurl4-openssl-dev ceph-mon ceph-osd radosgw ceph-common
+  # security tests: trace which files the server opens while handling hostile paths
+  strace
 )
 
 export DEBIAN_FRONTEND=noninteractive
