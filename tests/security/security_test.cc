@@ -461,6 +461,7 @@ TEST_F(SecurityTest, ZstdBombsAreRefusedWithoutBlowingUpMemory) {
   ASSERT_TRUE(server.Start()) << server.error();
   const std::string bomb = ZstdZeros(size_t{1} << 30);
   ASSERT_LT(bomb.size(), 256u << 10);
+  std::printf("bomb: %zu bytes of zstd for 1 GiB\n", bomb.size());
   long hwm_before = ProcStatusKb(server.pid(), "VmHWM");
   ASSERT_GT(hwm_before, 0);
 
