@@ -663,6 +663,12 @@ TEST(NetworkCrashLoopTest, AcknowledgedUploadsSurviveSigkillOnEveryFrontEnd) {
       replayed_docs += MetricSum(m.body, "cycas_engine_replayed_docs");
     }
     if (cycle == cycles) break;
+    if (cycle > 0 && cycle % 50 == 0) {
+      std::printf("cycle %d: %zu distinct verified, %llu lost, %llu corrupt\n", cycle,
+                  driver.verified_unique_.size(), static_cast<unsigned long long>(driver.lost_),
+                  static_cast<unsigned long long>(driver.corrupt_));
+      std::fflush(stdout);
+    }
 
     std::atomic<bool> stop{false}, killed{false};
     std::thread traffic([&] { driver.Traffic(clients, stop, killed); });

@@ -14,7 +14,8 @@
 //
 // Knobs (environment): CYCAS_LOAD_SECONDS (default 60), CYCAS_LOAD_CONNECTIONS
 // (default 1000), CYCAS_LOAD_THINK_MS (mean pause between a connection's
-// requests, default 400), CYCAS_LOAD_RSS_LIMIT_MIB (default 512).
+// requests, default 400), CYCAS_LOAD_RSS_LIMIT_MIB (default 512),
+// CYCAS_LOAD_ENGINE_SIZE (store size, default 1GiB).
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <grpcpp/grpcpp.h>
@@ -241,7 +242,8 @@ class HttpLoad {
             " HTTP/1.1\r\nHost: l\r\nContent-Length: " + std::to_string(value.size()) + "\r\n\r\n" +
             value;
       c.acs.emplace_back(key, value);
-      if (c.acs.size() > 16) c.acs.erase(c.acs.begin());
+      // Only recent entries are read back: older ones may have left the ring in a long run.
+      if (c.acs.size() > 4) c.acs.erase(c.acs.begin());
       c.kind = "http PUT /ac";
       c.expect_status = 201;
     } else {
@@ -299,8 +301,11 @@ class HttpLoad {
     std::string_view body(c.in.data() + hend + 4, body_len);
     auto now = Clock::now();
     if (status != c.expect_status) {
-      Fail(c,
-           c.kind + ": status " + std::to_string(status) + " " + std::string(body.substr(0, 200)));
+      Fail(c, c.kind + ": status " + std::to_string(status) + " " +
+                  std::string(body.substr(0, 200)) +
+                  (c.expect_body
+                       ? " (corpus blob of " + std::to_string(c.expect_body->size()) + " bytes)"
+                       : ""));
     } else if (c.expect_body && body != *c.expect_body) {
       Fail(c, c.kind + ": wrong body");
     } else if (!c.own_body.empty() && body != c.own_body) {
@@ -329,6 +334,7 @@ class HttpLoad {
 
   void Fail(Conn& c, const std::string& what) {
     failures_++;
+    failures_by_kind_[c.kind]++;
     if (failure_samples_.size() < 10)
       failure_samples_.push_back("conn " + std::to_string(c.id) + ": " + what);
   }
@@ -342,6 +348,9 @@ class HttpLoad {
   uint64_t completed_ = 0, failures_ = 0, opened_ = 0, unfinished_ = 0;
   std::vector<uint32_t> per_second_;
   std::vector<std::string> failure_samples_;
+
+ public:
+  std::map<std::string, uint64_t> failures_by_kind_;
 };
 
 // Slow clients: slow readers of a large blob and slowloris header senders.
@@ -440,6 +449,8 @@ TEST(LoadTest, ThousandConnectionsMixedTrafficWithSlowClients) {
   const int think_ms = EnvInt("CYCAS_LOAD_THINK_MS", 400);
   const long rss_limit_mib = EnvInt("CYCAS_LOAD_RSS_LIMIT_MIB", 512);
   const int grpc_channels = 8;
+  const char* engine_size = std::getenv("CYCAS_LOAD_ENGINE_SIZE");
+  if (!engine_size || !*engine_size) engine_size = "1GiB";
   const int slow_clients = 16;  // of each kind
   const int slow_client_timeout_s = 5, idle_timeout_s = 10;
   ASSERT_GE(seconds, 30) << "the slow-client phase needs at least 30 s";
@@ -452,7 +463,7 @@ TEST(LoadTest, ThousandConnectionsMixedTrafficWithSlowClients) {
   ASSERT_GE(rl.rlim_cur, static_cast<rlim_t>(connections + 200)) << "raise the open-file limit";
 
   testing::CycasdProcess server(
-      {"engine.size=1GiB", "engine.stripes=2", "cas.ram_capacity=64MiB",
+      {"engine.size=" + std::string(engine_size), "engine.stripes=2", "cas.ram_capacity=64MiB",
        "http.slow_client_timeout=" + std::to_string(slow_client_timeout_s) + "s",
        "http.idle_timeout=" + std::to_string(idle_timeout_s) + "s"});
   ASSERT_TRUE(server.Start()) << server.error();
@@ -525,7 +536,10 @@ TEST(LoadTest, ThousandConnectionsMixedTrafficWithSlowClients) {
           v2::FindMissingBlobsResponse resp;
           grpc::Status st = cas->FindMissingBlobs(deadline().get(), req, &resp);
           if (!st.ok() || resp.missing_blob_digests_size() != 0) {
-            fail("FindMissingBlobs: " + st.error_message());
+            std::string missing;
+            for (const auto& m : resp.missing_blob_digests())
+              missing += " " + m.hash().substr(0, 12) + "/" + std::to_string(m.size_bytes());
+            fail("FindMissingBlobs: " + st.error_message() + " missing" + missing);
             continue;
           }
           lat.Add("grpc FindMissingBlobs", Clock::now() - t0);
@@ -626,7 +640,8 @@ TEST(LoadTest, ThousandConnectionsMixedTrafficWithSlowClients) {
   size_t slow_from = slow_start_s,
          slow_to = static_cast<size_t>(
              std::chrono::duration_cast<std::chrono::seconds>(slow_end - start).count());
-  for (size_t s = 2; s + 1 < ps.size(); s++) {
+  // Whole seconds of the run only (not the first two, while connecting, nor the drain after it).
+  for (size_t s = 2; s + 1 < std::min(ps.size(), static_cast<size_t>(seconds)); s++) {
     min_all = std::min(min_all, ps[s]);
     if (s >= slow_from && s < slow_to) min_during_slow = std::min(min_during_slow, ps[s]);
   }
@@ -634,6 +649,8 @@ TEST(LoadTest, ThousandConnectionsMixedTrafficWithSlowClients) {
       "HTTP requests completed per second: min %u overall, min %u while slow clients "
       "were connected\n",
       min_all, min_during_slow);
+  for (const auto& [kind, n] : load.failures_by_kind_)
+    std::printf("  failed %-22s %llu\n", kind.c_str(), static_cast<unsigned long long>(n));
   for (const auto& f : load.failure_samples()) std::printf("  failure: %s\n", f.c_str());
   if (!grpc_err.empty()) std::printf("  gRPC failure: %s\n", grpc_err.c_str());
 
