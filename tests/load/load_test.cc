@@ -606,6 +606,22 @@ TEST(LoadTest, ThousandConnectionsMixedTrafficWithSlowClients) {
   sampler.join();
 
   long hwm = ProcStatusKb(server.pid(), "VmHWM");
+  {
+    // What the store did meanwhile: whether the ring wrapped and hot data was copied forward.
+    testing::HttpConn http(port, 10000);
+    auto m = http.Request("GET", "/metrics");
+    auto metric = [&](const std::string& name) {
+      size_t pos = m.body.find("\n" + name + " ");
+      return pos == std::string::npos
+                 ? std::string("?")
+                 : m.body.substr(pos + name.size() + 2,
+                                 m.body.find('\n', pos + 1) - pos - name.size() - 2);
+    };
+    std::printf("store: wraps %s, copy-forwarded objects %s, open HTTP connections at the end %s\n",
+                metric("cycas_engine_wraps_total").c_str(),
+                metric("cycas_engine_copy_forward_objects_total").c_str(),
+                metric("cycas_http_connections_open").c_str());
+  }
   double secs = std::chrono::duration<double>(Clock::now() - start).count();
   std::printf(
       "load: %d s, %d HTTP keep-alive connections (%llu opened), %d gRPC channels, think "
