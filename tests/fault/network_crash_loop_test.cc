@@ -548,6 +548,7 @@ class Driver {
           (f.outcome == Outcome::kOk ? unacked_present_ : unacked_absent_)++;
         }
       }
+      stale_retries_ += http.stale_retries();
     };
     for (int mode = 0; mode < 3; mode++) {
       const auto& items = mode == 0 ? check : mode == 1 ? aged : unacked;
@@ -570,6 +571,7 @@ class Driver {
   uint64_t verified_ = 0, lost_ = 0, corrupt_ = 0, fetch_errors_ = 0, errors_while_up_ = 0;
   uint64_t aged_present_ = 0, aged_absent_ = 0, unacked_present_ = 0, unacked_absent_ = 0;
   uint64_t reads_during_traffic_ = 0;
+  std::atomic<uint64_t> stale_retries_{0};
   std::unordered_set<uint64_t> verified_unique_;
 };
 
@@ -714,6 +716,10 @@ TEST(NetworkCrashLoopTest, AcknowledgedUploadsSurviveSigkillOnEveryFrontEnd) {
       static_cast<unsigned long long>(driver.unacked_present_),
       static_cast<unsigned long long>(driver.unacked_absent_),
       static_cast<unsigned long long>(driver.reads_during_traffic_));
+  std::printf(
+      "verification GETs retried after a kept-alive connection closed without a "
+      "response: %llu\n",
+      static_cast<unsigned long long>(driver.stale_retries_.load()));
   std::printf("bytes reserved %.1f MiB; ring wraps seen %llu; docs replayed at restarts %llu\n",
               static_cast<double>(driver.g_.load()) / (1 << 20),
               static_cast<unsigned long long>(wraps_seen),

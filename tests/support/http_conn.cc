@@ -78,8 +78,25 @@ bool HttpConn::Fill(size_t n, std::string* error) {
 
 HttpResult HttpConn::Request(const std::string& method, const std::string& target,
                              const std::string& body, const std::string& extra_headers) {
+  bool stale = false;
+  HttpResult res = RequestOnce(method, target, body, extra_headers, &stale);
+  if (stale && (method == "GET" || method == "HEAD")) {
+    stale_retries_++;
+    res = RequestOnce(method, target, body, extra_headers, &stale);
+  }
+  return res;
+}
+
+HttpResult HttpConn::RequestOnce(const std::string& method, const std::string& target,
+                                 const std::string& body, const std::string& extra_headers,
+                                 bool* stale) {
   HttpResult res;
-  if (fd_ < 0 && !Connect(&res.error)) return res;
+  *stale = false;
+  if (fd_ < 0) {
+    if (!Connect(&res.error)) return res;
+    requests_on_connection_ = 0;
+  }
+  bool reused = requests_on_connection_++ > 0;
   std::string req = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
   if (!extra_headers.empty()) req += extra_headers + "\r\n";
   if (method == "PUT" || method == "POST" || !body.empty())
@@ -96,6 +113,7 @@ HttpResult HttpConn::Request(const std::string& method, const std::string& targe
     end = buf_.find("\r\n\r\n");
     if (end != std::string::npos) break;
     if (!Fill(buf_.size() + 1, &res.error)) {
+      *stale = reused && buf_.empty();
       if (!sent) res.error = send_error + "; then " + res.error;
       Close();
       return res;

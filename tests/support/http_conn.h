@@ -24,10 +24,14 @@ class HttpConn {
   HttpConn& operator=(const HttpConn&) = delete;
 
   // One request; reconnects first if the previous response closed the connection.
+  // A GET or HEAD whose reused keep-alive connection is closed before any byte
+  // of the response is retried once on a new connection, as HTTP clients do
+  // (RFC 9112 section 9.3.1); `stale_retries()` counts these.
   // `extra_headers` are full lines without CRLF, joined by "\r\n".
   HttpResult Request(const std::string& method, const std::string& target,
                      const std::string& body = "", const std::string& extra_headers = "");
   void Close();
+  int stale_retries() const { return stale_retries_; }
 
  private:
   bool Connect(std::string* error);
@@ -37,7 +41,12 @@ class HttpConn {
 
   int port_;
   int timeout_ms_;
+  HttpResult RequestOnce(const std::string& method, const std::string& target,
+                         const std::string& body, const std::string& extra_headers, bool* stale);
+
   int fd_ = -1;
+  int requests_on_connection_ = 0;
+  int stale_retries_ = 0;
   std::string buf_;
 };
 
