@@ -13,12 +13,9 @@
 
 namespace cycas::testing {
 
-std::string CycasdProcess::BinaryPath() {
-  return CYCASD_PATH;
-}
+std::string CycasdProcess::BinaryPath() { return CYCASD_PATH; }
 
-CycasdProcess::CycasdProcess(std::vector<std::string> overrides)
-    : overrides_(std::move(overrides)) {
+CycasdProcess::CycasdProcess(std::vector<std::string> overrides) : overrides_(std::move(overrides)) {
   char tmpl[] = "/tmp/cycasd-test-XXXXXX";
   char* dir = mkdtemp(tmpl);
   data_dir_ = dir ? dir : "/tmp/cycasd-test";
@@ -36,20 +33,13 @@ bool CycasdProcess::Start(int timeout_ms) {
   std::filesystem::remove(ready_file_);
   ports_.clear();  // a restart binds new port-0 listeners
   std::vector<std::string> args = {BinaryPath(),
-                                   "--set",
-                                   "server.data_dir=" + data_dir_,
-                                   "--set",
-                                   "server.listen=127.0.0.1:0",
-                                   "--set",
-                                   "http.listen=127.0.0.1:0",
-                                   "--set",
-                                   "zako.transport_listen=127.0.0.1:0",
-                                   "--set",
-                                   "server.ready_file=" + ready_file_,
-                                   "--set",
-                                   "engine.size=64MiB",
-                                   "--set",
-                                   "engine.stripes=2"};
+                                   "--set", "server.data_dir=" + data_dir_,
+                                   "--set", "server.listen=127.0.0.1:0",
+                                   "--set", "http.listen=127.0.0.1:0",
+                                   "--set", "zako.transport_listen=127.0.0.1:0",
+                                   "--set", "server.ready_file=" + ready_file_,
+                                   "--set", "engine.size=64MiB",
+                                   "--set", "engine.stripes=2"};
   for (const auto& o : overrides_) {
     args.push_back("--set");
     args.push_back(o);
