@@ -29,6 +29,8 @@ PACKAGES=(
   libcurl4-openssl-dev ceph-mon ceph-osd radosgw ceph-common
   # side-by-side benchmark (bench/compare.sh): load generator, peers, machine limits
   wrk nginx-light trafficserver fio iperf3
+  # security tests: trace which files the server opens while handling hostile paths
+  strace
 )
 
 export DEBIAN_FRONTEND=noninteractive

@@ -120,7 +120,12 @@ Status TieredBlobStore::FetchFromRemote(const Digest& digest) {
 Result<std::unique_ptr<BlobReader>> TieredBlobStore::OpenRead(const Digest& digest) {
   if (ram_) {
     auto r = ram_->OpenRead(digest);
-    if (r.ok()) return r;
+    if (r.ok()) {
+      // As in Contains: the disk copy must be touched too, or a blob read only
+      // from RAM ages out of the ring and is gone after a restart.
+      (void)local_->Contains(digest);
+      return r;
+    }
   }
   auto r = local_->OpenRead(digest);
   if (!r.ok() && r.status().code() == StatusCode::kNotFound && remote_) {

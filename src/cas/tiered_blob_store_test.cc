@@ -7,6 +7,7 @@
 
 #include "cas/cas_store.h"
 #include "cas/engine_blob_store.h"
+#include "cas/engine_keys.h"
 
 namespace cycas {
 namespace {
@@ -54,6 +55,28 @@ TEST_F(TieredTest, SmallBlobsAreServedFromRamAfterFirstRead) {
   ASSERT_TRUE(cas.Put(bigd, big).ok());
   EXPECT_FALSE(*ram.Contains(bigd));  // above the RAM tier's threshold
   EXPECT_EQ(*cas.ReadAll(bigd, 1 << 20), big);
+}
+
+// A blob read only from RAM keeps its disk copy: reads touch it, so the ring
+// copies it forward instead of overwriting it (found by the HTTP load soak).
+TEST_F(TieredTest, ReadsServedFromRamKeepTheDiskCopyAlive) {
+  MemoryBlobStore ram(1 << 20, 4096);
+  TieredBlobStore tiers(&ram, local_.get(), nullptr, {});
+  CasStore cas(&tiers, nullptr);
+  Digest hot = Digest::Of(DigestFunction::kBlake3, "hot");
+  ASSERT_TRUE(cas.Put(hot, "hot").ok());
+  CasStore disk(local_.get(), nullptr);  // filler straight to the engine
+  std::string filler(100'000, 'f');
+  for (int i = 0; i < 1000; i++) {  // ~100 MB through a 32 MB ring: three wraps
+    filler[0] = static_cast<char>(i);
+    filler[1] = static_cast<char>(i >> 8);
+    ASSERT_TRUE(disk.Put(Digest::Of(DigestFunction::kBlake3, filler), filler).ok());
+    ASSERT_EQ(*cas.ReadAll(hot, 100), "hot");
+    ASSERT_TRUE(*ram.Contains(hot));  // served from RAM
+    engine_->DrainCopyForward();
+  }
+  EXPECT_GT(engine_->Stats().wraps, 2u);
+  EXPECT_TRUE(engine_->Contains(EngineKeyForBlob(hot))) << "the disk copy was evicted";
 }
 
 TEST_F(TieredTest, RemoteHitIsVerifiedAndStoredLocally) {

@@ -239,6 +239,29 @@ TEST_F(EngineTest, TouchedObjectsSurviveWrapByCopyForward) {
   EXPECT_EQ(ReadAll(*e, hot), hot_data);
 }
 
+// The ring's first Doc is overwritten when the writer wraps early (a buffer
+// never straddles the ring's end), up to one aggregation buffer before the
+// cursor reaches the end. With a copy-forward zone smaller than that buffer a
+// hot object there must still be copied forward (found by the HTTP load soak).
+TEST_F(EngineTest, HotObjectAtTheRingStartSurvivesTheEarlyWrap) {
+  opts_.size = 8ull << 20;
+  opts_.stripes = 1;
+  opts_.aggregation_bytes = 1 << 20;
+  opts_.copy_forward_fraction = 0.05;  // ~0.4 MiB: smaller than the 1 MiB buffer
+  auto e = Open();
+  Key hot = KeyOf(777);
+  auto hot_data = Bytes(3, 30'000);
+  ASSERT_TRUE(e->Put(hot, hot_data).ok());  // at sector 0 of the ring
+  for (int i = 0; i < 400; i++) {
+    ASSERT_TRUE(e->Put(KeyOf(i), Bytes(i, 60'000)).ok());
+    // Read after every write, as a client of a hot blob does.
+    ASSERT_EQ(ReadAll(*e, hot), hot_data) << "hot object lost after write " << i;
+    e->DrainCopyForward();
+  }
+  EXPECT_GT(e->Stats().wraps, 2u);
+  EXPECT_GT(e->Stats().copy_forward_objects, 0u);
+}
+
 TEST_F(EngineTest, CorruptedBytesAreNeverServed) {
   opts_.direct_io = false;
   auto e = Open();

@@ -109,9 +109,20 @@ bool Stripe::ContainsObject(const Key& key, DirEntry* entry, double fraction,
   if (entry != nullptr) *entry = e;
   // For a multi-fragment object the header is newer than fragment 0; the header's
   // distance is a slight overestimate, which only delays copy-forward a little.
-  *near_eviction = clock_.DistanceAhead(e.offset, geo_.content_sectors) <
-                   static_cast<uint64_t>(fraction * geo_.content_sectors);
+  *near_eviction = NearEvictionLocked(e, fraction);
   return true;
+}
+
+bool Stripe::NearEvictionLocked(const DirEntry& entry, double fraction) const {
+  // The zone is the fraction plus one aggregation buffer: a buffer never
+  // straddles the ring's end (StartBuffer wraps early), so up to a buffer's
+  // worth of tail is skipped and the ring's first Docs are overwritten while
+  // DistanceAhead still counts that tail. Without the extra buffer a zone
+  // smaller than it (10% of a 32 MiB ring vs the 4 MiB default buffer) never
+  // sees those Docs as near, and they are evicted however often they are read.
+  const uint64_t zone = static_cast<uint64_t>(fraction * geo_.content_sectors) +
+                        options_.aggregation_bytes / kSectorSize;
+  return clock_.DistanceAhead(entry.offset, geo_.content_sectors) < zone;
 }
 
 void Stripe::DropEntry(const Key& key, EntryType type, const DirEntry& entry) {
@@ -128,8 +139,7 @@ void Stripe::DropEntry(const Key& key, EntryType type, const DirEntry& entry) {
 bool Stripe::NearEviction(const DirEntry& entry, double fraction) {
   std::lock_guard lk(mu_);
   if (!clock_.IsLive(entry)) return false;
-  return clock_.DistanceAhead(entry.offset, geo_.content_sectors) <
-         static_cast<uint64_t>(fraction * geo_.content_sectors);
+  return NearEvictionLocked(entry, fraction);
 }
 
 Result<LoadedDoc> Stripe::ReadDoc(const DirEntry& entry, const Key& key) {

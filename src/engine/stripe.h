@@ -141,6 +141,7 @@ class Stripe {
   Status Recover();
   bool AcceptSerial(uint64_t serial, uint64_t last) const;
   bool ContainsObjectLocked(const Key& key, DirEntry* entry);
+  bool NearEvictionLocked(const DirEntry& entry, double fraction) const;
 
   const uint32_t index_;
   BlockFile* const file_;

@@ -31,6 +31,7 @@ CycasdProcess::~CycasdProcess() {
 
 bool CycasdProcess::Start(int timeout_ms) {
   std::filesystem::remove(ready_file_);
+  ports_.clear();  // a restart binds new port-0 listeners
   std::vector<std::string> args = {BinaryPath(),
                                    "--set", "server.data_dir=" + data_dir_,
                                    "--set", "server.listen=127.0.0.1:0",

@@ -29,10 +29,9 @@ class CycasdProcess {
   int port(const std::string& name) const;
   std::string address(const std::string& name) const;  // "127.0.0.1:PORT"
   const std::string& data_dir() const { return data_dir_; }
-  std::string log() const;  // the server's stderr so far
+  pid_t pid() const { return pid_; }  // -1 when not running (e.g. to send it SIGHUP)
+  std::string log() const;            // the server's stderr so far
   const std::string& error() const { return error_; }
-  // The server's process id (-1 when not running), e.g. to send it SIGHUP.
-  pid_t pid() const { return pid_; }
 
   // Path of the cycasd binary under test.
   static std::string BinaryPath();

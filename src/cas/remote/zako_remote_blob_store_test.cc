@@ -7,12 +7,12 @@
 #include <thread>
 
 #include "api/zako/cas_service.h"
-#include "api/zako/check_pool.h"
 #include "api/zako/parked_uploads.h"
 #include "api/zako/token_table.h"
 #include "api/zako/transport_service.h"
 #include "api/zako/wire.h"
 #include "cas/cas_store.h"
+#include "cas/check_pool.h"
 #include "cas/memory_blob_store.h"
 #include "cas/tiered_blob_store.h"
 
@@ -38,7 +38,7 @@ class RemoteStoreTest : public ::testing::Test {
     store_ = std::make_unique<MemoryBlobStore>(256 << 20, 256 << 20);
     cas_ = std::make_unique<CasStore>(store_.get(), nullptr);
     tokens_ = std::make_unique<zako::TokenTable>(zako::TokenTableOptions{token_ttl, 100});
-    pool_ = std::make_unique<zako::CheckPool>(2);
+    pool_ = std::make_unique<CheckPool>(2);
     parked_ = std::make_unique<zako::ParkedUploads>(zako::ParkedUploadsOptions{1min, 8});
     cas_service_ = std::make_unique<zako::CasService>(cas_.get(), pool_.get(), tokens_.get(), 2);
     transport_ = std::make_unique<zako::TransportService>(cas_.get(), tokens_.get(), parked_.get(),
@@ -76,7 +76,7 @@ class RemoteStoreTest : public ::testing::Test {
   std::unique_ptr<MemoryBlobStore> store_;
   std::unique_ptr<CasStore> cas_;
   std::unique_ptr<zako::TokenTable> tokens_;
-  std::unique_ptr<zako::CheckPool> pool_;
+  std::unique_ptr<CheckPool> pool_;
   std::unique_ptr<zako::ParkedUploads> parked_;
   std::unique_ptr<zako::CasService> cas_service_;
   std::unique_ptr<zako::TransportService> transport_;
@@ -176,11 +176,12 @@ TEST_F(RemoteStoreTest, ExpiredTokenIsRefreshedTransparently) {
   std::this_thread::sleep_for(400ms);
   std::string data2 = Pattern(10'000, 'e');
   Digest d2 = Digest::Of(DigestFunction::kBlake3, data2);
-  auto up = remote->client()->Upload(d2, [&](uint64_t off, std::span<uint8_t> out) -> Result<size_t> {
-    size_t n = std::min(out.size(), data2.size() - off);
-    std::memcpy(out.data(), data2.data() + off, n);
-    return n;
-  });
+  auto up =
+      remote->client()->Upload(d2, [&](uint64_t off, std::span<uint8_t> out) -> Result<size_t> {
+        size_t n = std::min(out.size(), data2.size() - off);
+        std::memcpy(out.data(), data2.data() + off, n);
+        return n;
+      });
   ASSERT_TRUE(up.ok()) << up.status().ToString();
   EXPECT_TRUE(*store_->Contains(d2));
 }
