@@ -26,7 +26,7 @@ build="${BUILD_DIR:-$root/build-fuzz}"
 seconds="${1:-60}"
 if [[ $# -gt 0 ]]; then shift; fi
 all_targets=(fuzz_digest_parse fuzz_config fuzz_engine_recovery fuzz_doc_verify fuzz_credentials_file
-  fuzz_resource_name fuzz_reapi_services fuzz_zako_services)
+  fuzz_resource_name fuzz_reapi_services fuzz_zako_services fuzz_http_request)
 targets=("$@")
 if [[ ${#targets[@]} -eq 0 ]]; then targets=("${all_targets[@]}"); fi
 if ! [[ "$seconds" =~ ^[0-9]+$ ]]; then
@@ -62,6 +62,10 @@ summary=()
 for t in "${targets[@]}"; do
   bin="$build/fuzz/$t"
   seeds="$root/fuzz/corpus/$t"
+  if [[ $t == fuzz_http_request ]]; then  # built beside the HTTP parsers it fuzzes
+    bin="$build/src/api/http/$t"
+    seeds="$root/src/api/http/fuzz_corpus/$t"
+  fi
   regressions="$root/fuzz/regressions/$t"
   work="$build/fuzz-corpus/$t"
   artifacts="$build/fuzz-artifacts/$t"
