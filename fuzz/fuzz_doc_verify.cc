@@ -41,12 +41,13 @@
 namespace cycas::fuzz {
 namespace {
 
-using engine::DirEntry;
 using engine::Directory;
+using engine::DirEntry;
 using engine::DirGeometry;
 using engine::DocHeader;
 using engine::EntryType;
 using engine::Key;
+using engine::PackedDirEntry;
 using engine::RingClock;
 
 [[noreturn]] void Fail(const std::string& what) {
@@ -158,39 +159,43 @@ void FuzzDoc(const uint8_t* data, size_t size) {
 // stays in its segment, reaches only used non-head entries, shares none with
 // another chain and ends; every used non-head entry is on a chain; an unused
 // head starts no chain.
-bool WellFormed(const std::vector<DirEntry>& entries, const DirGeometry& g) {
+bool WellFormed(const std::vector<PackedDirEntry>& entries, const DirGeometry& g) {
   const uint32_t n = g.buckets_per_segment * Directory::kDepth;
   for (uint32_t s = 0; s < g.segments; s++) {
-    const DirEntry* seg = entries.data() + uint64_t{s} * n;
+    const PackedDirEntry* seg = entries.data() + uint64_t{s} * n;
     std::vector<bool> on_chain(n, false);
     for (uint32_t head = 0; head < n; head += Directory::kDepth) {
-      if (!seg[head].used) {
-        if (seg[head].next != 0) return false;
+      if (!seg[head].used()) {
+        if (seg[head].next() != 0) return false;
         continue;
       }
       uint32_t steps = 0;
-      for (uint32_t i = seg[head].next; i != 0; i = seg[i].next) {
-        if (i >= n || i % Directory::kDepth == 0 || on_chain[i] || !seg[i].used) return false;
+      for (uint32_t i = seg[head].next(); i != 0; i = seg[i].next()) {
+        if (i >= n || i % Directory::kDepth == 0 || on_chain[i] || !seg[i].used()) return false;
         on_chain[i] = true;
         if (++steps > n) return false;
       }
     }
     for (uint32_t i = 0; i < n; i++) {
-      if (i % Directory::kDepth != 0 && seg[i].used && !on_chain[i]) return false;
+      if (i % Directory::kDepth != 0 && seg[i].used() && !on_chain[i]) return false;
     }
   }
   return true;
 }
 
-uint64_t CountUsed(std::span<const DirEntry> entries) {
+uint64_t CountUsed(std::span<const PackedDirEntry> entries) {
   uint64_t used = 0;
-  for (const auto& e : entries) used += e.used;
+  for (const auto& e : entries) used += e.used();
   return used;
 }
 
-bool SameLocation(const DirEntry& a, const DirEntry& b) {
-  return a.offset == b.offset && a.sectors() == b.sectors() && a.cycle == b.cycle &&
-         a.type == b.type && a.multi == b.multi;
+// `found` came back from the directory, `inserted` went in: the length may
+// have been rounded up by packing, never down.
+bool SameLocation(const DirEntry& found, const DirEntry& inserted) {
+  return found.offset == inserted.offset && found.sectors() >= inserted.sectors() &&
+         found.sectors() == PackedDirEntry::Pack(inserted).Unpack().sectors() &&
+         found.cycle == inserted.cycle && found.type == inserted.type &&
+         found.multi == inserted.multi;
 }
 
 Key KeyFrom(Reader& in, std::vector<Key>& keys) {
@@ -217,7 +222,7 @@ Key KeyFrom(Reader& in, std::vector<Key>& keys) {
 void CheckConsistent(const Directory& dir, const std::string& after) {
   auto raw = dir.raw();
   FUZZ_CHECK(CountUsed(raw) == dir.used_entries(), "used_entries() is wrong after " + after);
-  std::vector<DirEntry> copy(raw.begin(), raw.end());
+  std::vector<PackedDirEntry> copy(raw.begin(), raw.end());
   FUZZ_CHECK(WellFormed(copy, dir.geometry()), "chains are malformed after " + after);
   Directory again(dir.geometry());
   Status st = again.Load(raw);
@@ -231,8 +236,8 @@ void FuzzDirectory(const uint8_t* data, size_t size) {
   DirGeometry g;
   g.segments = 1 + in.U8() % 3;
   g.buckets_per_segment = 1 + in.U8() % 32;
-  std::vector<DirEntry> entries(g.entries());
-  in.Copy(entries.data(), entries.size() * sizeof(DirEntry));
+  std::vector<PackedDirEntry> entries(g.entries());
+  in.Copy(entries.data(), entries.size() * sizeof(PackedDirEntry));
 
   Directory dir(g);
   Status st = dir.Load(entries);
@@ -246,8 +251,8 @@ void FuzzDirectory(const uint8_t* data, size_t size) {
   FUZZ_CHECK(well_formed, "Load accepted a malformed snapshot");
   FUZZ_CHECK(dir.used_entries() == CountUsed(entries), "used_entries() after Load");
   for (size_t i = 0; i < entries.size(); i++) {
-    if (entries[i].used) {
-      FUZZ_CHECK(std::memcmp(&entries[i], &dir.raw()[i], sizeof(DirEntry)) == 0,
+    if (entries[i].used()) {
+      FUZZ_CHECK(std::memcmp(&entries[i], &dir.raw()[i], sizeof(PackedDirEntry)) == 0,
                  "Load changed used entry " + std::to_string(i));
     }
   }
@@ -274,7 +279,11 @@ void FuzzDirectory(const uint8_t* data, size_t size) {
         e.multi = code & 1;
         name += " (Insert)";
         (void)dir.Insert(key, e, clock);
-        if (clock.IsLive([&] { DirEntry l = e; l.used = 1; return l; }())) {
+        if (clock.IsLive([&] {
+              DirEntry l = e;
+              l.used = 1;
+              return l;
+            }())) {
           auto found = dir.Find(key, type, clock);
           FUZZ_CHECK(found && SameLocation(*found, e), "an inserted entry is not found");
         }
@@ -284,8 +293,9 @@ void FuzzDirectory(const uint8_t* data, size_t size) {
         name += " (Find)";
         auto found = dir.Find(key, type, clock);
         if (found) {
-          FUZZ_CHECK(found->tag == Directory::TagOf(key) && found->type == static_cast<uint64_t>(type),
-                     "Find returned another key's entry");
+          FUZZ_CHECK(
+              found->tag == Directory::TagOf(key) && found->type == static_cast<uint64_t>(type),
+              "Find returned another key's entry");
           FUZZ_CHECK(clock.IsLive(*found), "Find returned a dead entry");
         }
         break;
@@ -302,7 +312,7 @@ void FuzzDirectory(const uint8_t* data, size_t size) {
         uint64_t removed = dir.Sweep(clock);
         FUZZ_CHECK(before - removed == dir.used_entries(), "Sweep's count");
         for (const auto& e : dir.raw()) {
-          FUZZ_CHECK(!e.used || clock.IsLive(e), "Sweep left a dead entry");
+          FUZZ_CHECK(!e.used() || clock.IsLive(e), "Sweep left a dead entry");
         }
         break;
       }
@@ -385,22 +395,23 @@ void WriteSeeds(const std::string& dir) {
   const auto* raw = reinterpret_cast<const uint8_t*>(d.raw().data());
   snap.insert(snap.end(), raw, raw + d.raw().size_bytes());
   // Clock (cycle 3, cursor 5000, evict_end 6000), then a few operations.
-  std::vector<uint8_t> script{2, 0x88, 0x13, 0xe8, 0x03, 0, 5, 1, 0x10, 0x00, 0x20, 0x00,
-                              2, 5, 1, 3, 7, 0, 4, 0, 0, 5, 0, 0, 4, 0, 0};
+  std::vector<uint8_t> script{2, 0x88, 0x13, 0xe8, 0x03, 0, 5, 1, 0x10, 0x00, 0x20, 0x00, 2, 5,
+                              1, 3,    7,    0,    4,    0, 0, 5, 0,    0,    4,    0,    0};
   snap.insert(snap.end(), script.begin(), script.end());
   write("directory-loadable", snap);
 
-  std::vector<DirEntry> cyclic(d.raw().begin(), d.raw().end());
-  cyclic[0].used = 1;
-  cyclic[0].next = 1;
-  cyclic[1].used = 1;
-  cyclic[1].next = 2;
-  cyclic[2].used = 1;
-  cyclic[2].next = 1;
+  std::vector<PackedDirEntry> cyclic;
+  for (const auto& p : d.raw()) cyclic.push_back(p);
+  for (uint32_t i : {0u, 1u, 2u}) {
+    DirEntry e = cyclic[i].Unpack();
+    e.used = 1;
+    e.next = i == 2 ? 1 : i + 1;
+    cyclic[i] = PackedDirEntry::Pack(e);
+  }
   std::vector<uint8_t> bad{1, static_cast<uint8_t>(g.segments - 1),
                            static_cast<uint8_t>(g.buckets_per_segment - 1)};
   const auto* craw = reinterpret_cast<const uint8_t*>(cyclic.data());
-  bad.insert(bad.end(), craw, craw + cyclic.size() * sizeof(DirEntry));
+  bad.insert(bad.end(), craw, craw + cyclic.size() * sizeof(PackedDirEntry));
   write("directory-cycle", bad);
 
   std::vector<engine::Alternate> alts;
@@ -427,9 +438,15 @@ extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   switch (data[0] % 3) {
-    case 0: cycas::fuzz::FuzzDoc(data + 1, size - 1); break;
-    case 1: cycas::fuzz::FuzzDirectory(data + 1, size - 1); break;
-    case 2: cycas::fuzz::FuzzAlternates(data + 1, size - 1); break;
+    case 0:
+      cycas::fuzz::FuzzDoc(data + 1, size - 1);
+      break;
+    case 1:
+      cycas::fuzz::FuzzDirectory(data + 1, size - 1);
+      break;
+    case 2:
+      cycas::fuzz::FuzzAlternates(data + 1, size - 1);
+      break;
   }
   return 0;
 }

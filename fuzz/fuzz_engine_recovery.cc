@@ -78,8 +78,8 @@ constexpr uint32_t kAggregationBytes = 64 << 10;
   std::fflush(stderr);
   std::abort();
 }
-#define FUZZ_CHECK(cond, msg)                                        \
-  do {                                                               \
+#define FUZZ_CHECK(cond, msg)                                            \
+  do {                                                                   \
     if (!(cond)) Fail(std::string("check failed: " #cond ": ") + (msg)); \
   } while (0)
 
@@ -317,22 +317,24 @@ class Builder {
   static constexpr uint64_t ring_offset_min_ = 4096 + 2 * 12288;
 };
 
-std::string Hex(const Key& k) { return k.ShortHex(); }
+std::string Hex(const Key& k) {
+  return k.ShortHex();
+}
 
 Pristine* g_pristine = nullptr;
 MemEnv* g_env = nullptr;
 
 void Describe(const Pristine& p) {
   std::fprintf(stderr,
-               "fuzz_engine_recovery: pristine store of %zu bytes (xxh3 %016llx): ring at byte %llu, %u sectors; "
+               "fuzz_engine_recovery: pristine store of %zu bytes (xxh3 %016llx): ring at byte "
+               "%llu, %u sectors; "
                "%zu Docs, %zu keys; snapshots serial %llu (cursor %u, cycle %llu) and %llu "
                "(cursor %u, cycle %llu)\n",
                p.image.size(), (unsigned long long)XXH3_64bits(p.image.data(), p.image.size()),
-               (unsigned long long)p.geo.content_offset, p.geo.content_sectors,
-               p.docs.size(), p.keys.size(), (unsigned long long)p.snapshots[0].serial,
-               p.snapshots[0].cursor, (unsigned long long)p.snapshots[0].cycle,
-               (unsigned long long)p.snapshots[1].serial, p.snapshots[1].cursor,
-               (unsigned long long)p.snapshots[1].cycle);
+               (unsigned long long)p.geo.content_offset, p.geo.content_sectors, p.docs.size(),
+               p.keys.size(), (unsigned long long)p.snapshots[0].serial, p.snapshots[0].cursor,
+               (unsigned long long)p.snapshots[0].cycle, (unsigned long long)p.snapshots[1].serial,
+               p.snapshots[1].cursor, (unsigned long long)p.snapshots[1].cycle);
 }
 
 // Patch-list encoding, for the seeds.
@@ -343,7 +345,9 @@ void AddPatch(std::string* out, uint64_t offset, const std::vector<uint8_t>& byt
   out->push_back(static_cast<char>(bytes.size()));
   out->append(bytes.begin(), bytes.end());
 }
-void AddZeroBlock(std::string* out, uint64_t offset) { AddPatch(out, offset, {}); }
+void AddZeroBlock(std::string* out, uint64_t offset) {
+  AddPatch(out, offset, {});
+}
 void AddResealedPatch(std::string* out, uint64_t offset, const std::vector<uint8_t>& bytes) {
   AddPatch(out, offset | (uint64_t{1} << 23), bytes);
 }
@@ -354,7 +358,8 @@ void WriteSeeds(const Pristine& p, const std::string& dir) {
   AddZeroBlock(&seeds["span-header-zeroed"], 0);
   AddPatch(&seeds["span-header-stripe-count"], offsetof(engine::SpanHeader, stripe_count), {2});
   const int newest = p.snapshots[0].serial > p.snapshots[1].serial ? 0 : 1;
-  const uint64_t snap_new = p.geo.SnapshotOffset(newest), snap_old = p.geo.SnapshotOffset(1 - newest);
+  const uint64_t snap_new = p.geo.SnapshotOffset(newest),
+                 snap_old = p.geo.SnapshotOffset(1 - newest);
   AddPatch(&seeds["newest-snapshot-serial"], snap_new + offsetof(engine::SnapshotHeader, serial),
            {0xff});
   AddPatch(&seeds["newest-snapshot-entry"], snap_new + 4096 + 16 * 5, {0x01, 0x02, 0x03, 0x04});
@@ -373,7 +378,8 @@ void WriteSeeds(const Pristine& p, const std::string& dir) {
     if (d.header.type == static_cast<uint8_t>(engine::DocType::kObjectHeader) && !multi_header) {
       multi_header = &d;
     }
-    if (d.header.type == static_cast<uint8_t>(engine::DocType::kFragment) && !fragment) fragment = &d;
+    if (d.header.type == static_cast<uint8_t>(engine::DocType::kFragment) && !fragment)
+      fragment = &d;
   }
   if (first_replayed) {
     AddPatch(&seeds["replayed-doc-data"], first_replayed->file_offset + 200, {0x5a});
@@ -389,16 +395,17 @@ void WriteSeeds(const Pristine& p, const std::string& dir) {
   }
   AddZeroBlock(&seeds["ring-start-zeroed"], ring);
   // Resealed: damage only the engine's own validation can catch.
-  AddResealedPatch(&seeds["resealed-span-geometry"], offsetof(engine::SpanHeader, dir_segments), {2});
+  AddResealedPatch(&seeds["resealed-span-geometry"], offsetof(engine::SpanHeader, dir_segments),
+                   {2});
   AddResealedPatch(&seeds["resealed-snapshot-cursor"],
                    snap_new + offsetof(engine::SnapshotHeader, cursor), {0x00, 0x01});
   // The first used entry of the newest snapshot, pointed elsewhere. (Giving it
   // a huge length instead, at at + 7, is regressions/.../huge-directory-entry-length.)
   for (uint64_t i = 0; i < p.geo.dir.entries(); i++) {
-    engine::DirEntry e;
+    engine::PackedDirEntry e;
     const uint64_t at = snap_new + engine::kBlockSize + i * sizeof e;
     std::memcpy(&e, p.image.data() + at, sizeof e);
-    if (!e.used) continue;
+    if (!e.used()) continue;
     AddResealedPatch(&seeds["resealed-snapshot-entry-offset"], at + 8, {0x08, 0x00});
     break;
   }
@@ -443,7 +450,8 @@ void Init() {
   // the writer's position as overwritten (a batch may have been in flight):
   // objects with a Doc there may be lost, and only those.
   const uint64_t ring = p.geo.content_sectors;
-  const uint64_t guard = kAggregationBytes / engine::kSectorSize + engine::kBlockSize / engine::kSectorSize;
+  const uint64_t guard =
+      kAggregationBytes / engine::kSectorSize + engine::kBlockSize / engine::kSectorSize;
   const uint64_t lost_from = p.crash_cursor + guard > ring ? 0 : p.crash_cursor;
   const uint64_t lost_to = p.crash_cursor + guard > ring ? guard : p.crash_cursor + guard;
   auto may_be_lost = [&](const Key& key) {
@@ -480,7 +488,8 @@ void Init() {
   }
   if (const char* path = std::getenv("CYCAS_FUZZ_DUMP_IMAGE")) {
     std::ofstream(path, std::ios::binary)
-        .write(reinterpret_cast<const char*>(p.image.data()), static_cast<std::streamsize>(p.image.size()));
+        .write(reinterpret_cast<const char*>(p.image.data()),
+               static_cast<std::streamsize>(p.image.size()));
   }
   if (const char* dir = std::getenv("CYCAS_FUZZ_WRITE_SEEDS")) WriteSeeds(p, dir);
 }
@@ -490,14 +499,17 @@ void Init() {
 bool HasForeignDoc(const std::vector<uint8_t>& img, const Key& key) {
   bool found = false;
   ForEachDoc(img, [&](uint64_t off, const DocHeader& h) {
-    if ((h.key == key || h.first_key == key) && !g_pristine->doc_hashes.contains(DocHash(img, off, h))) {
+    if ((h.key == key || h.first_key == key) &&
+        !g_pristine->doc_hashes.contains(DocHash(img, off, h))) {
       found = true;
     }
   });
   return found;
 }
 
-std::string Where(const KeyInfo& k) { return "key " + k.name + " (" + Hex(k.key) + ")"; }
+std::string Where(const KeyInfo& k) {
+  return "key " + k.name + " (" + Hex(k.key) + ")";
+}
 
 // Reads `k` back and checks that nothing but committed bytes are served.
 template <typename ImageFn>
@@ -530,8 +542,9 @@ void CheckKey(Engine& e, const KeyInfo& k, ImageFn image) {
     const size_t want = static_cast<size_t>(std::min<uint64_t>(7000, size - done));
     auto n = (*r)->Read(done, {got.data() + done, want});
     if (!n.ok()) break;  // a failed read is a miss; what came before is checked below
-    if (*n == 0) Fail(Where(k) + ": Read returned 0 bytes at offset " + std::to_string(done) +
-                      " of " + std::to_string(size));
+    if (*n == 0)
+      Fail(Where(k) + ": Read returned 0 bytes at offset " + std::to_string(done) + " of " +
+           std::to_string(size));
     FUZZ_CHECK(*n <= want, Where(k) + ": Read returned more than asked for");
     done += *n;
   }
@@ -542,7 +555,8 @@ void CheckKey(Engine& e, const KeyInfo& k, ImageFn image) {
   }
   if (HasForeignDoc(image(), k.key)) return;
   size_t first_diff = 0;
-  while (first_diff < got.size() && got[first_diff] == (*candidates.back())[first_diff]) first_diff++;
+  while (first_diff < got.size() && got[first_diff] == (*candidates.back())[first_diff])
+    first_diff++;
   Fail(Where(k) + ": served " + std::to_string(got.size()) + " of " + std::to_string(size) +
        " bytes that match no committed version (first difference from the latest at byte " +
        std::to_string(first_diff) + ")");
@@ -564,9 +578,11 @@ void Reseal(std::vector<uint8_t>& img, uint64_t off) {
     if (off < at || off >= at + geo.snapshot_bytes) continue;
     engine::SnapshotHeader h;
     std::memcpy(&h, img.data() + at, sizeof h);
-    const uint64_t max_entries = (geo.snapshot_bytes - engine::kBlockSize) / sizeof(engine::DirEntry);
-    h.entries_checksum = engine::ChecksumOf(img.data() + at + engine::kBlockSize,
-                                            std::min(h.entry_count, max_entries) * sizeof(engine::DirEntry));
+    const uint64_t max_entries =
+        (geo.snapshot_bytes - engine::kBlockSize) / sizeof(engine::PackedDirEntry);
+    h.entries_checksum =
+        engine::ChecksumOf(img.data() + at + engine::kBlockSize,
+                           std::min(h.entry_count, max_entries) * sizeof(engine::PackedDirEntry));
     h.checksum = 0;
     h.checksum = engine::ChecksumOf(&h, sizeof h);
     std::memcpy(img.data() + at, &h, sizeof h);
@@ -595,7 +611,8 @@ void Reseal(std::vector<uint8_t>& img, uint64_t off) {
 void ApplyPatches(const uint8_t* data, size_t size, std::vector<uint8_t>& img) {
   std::vector<uint64_t> reseal;
   for (size_t i = 0; i + 4 <= size;) {
-    const uint64_t where = uint64_t{data[i]} | uint64_t{data[i + 1]} << 8 | uint64_t{data[i + 2]} << 16;
+    const uint64_t where =
+        uint64_t{data[i]} | uint64_t{data[i + 1]} << 8 | uint64_t{data[i + 2]} << 16;
     const uint64_t off = (where & ((uint64_t{1} << 21) - 1)) % img.size();
     if (where & (uint64_t{1} << 23)) reseal.push_back(off);
     size_t len = data[i + 3];
@@ -634,9 +651,9 @@ bool HitsKnownBug(const std::vector<uint8_t>& img) {
   for (int copy = 0; copy < 2; copy++) {
     const uint64_t at = geo.SnapshotOffset(copy);
     for (uint64_t i = 0; i < geo.dir.entries(); i++) {
-      engine::DirEntry e;
+      engine::PackedDirEntry e;
       std::memcpy(&e, img.data() + at + engine::kBlockSize + i * sizeof e, sizeof e);
-      if (e.used && e.sectors() > kMaxSectors) return true;
+      if (e.used() && e.Unpack().sectors() > kMaxSectors) return true;
     }
   }
   bool found = false;

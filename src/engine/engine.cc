@@ -37,7 +37,8 @@ class EngineReader final : public ObjectReader {
     if (d.size() < 8 || fragment_size_ == 0) return Status::DataLoss("malformed fragment table");
     // Written without the usual (total + fs - 1) / fs, which wraps for a forged total near 2^64.
     uint64_t expected = total / fragment_size_ + (total % fragment_size_ != 0);
-    if (d.size() != 8 + uint64_t{count_} * sizeof(FragmentRef) || count_ == 0 || count_ != expected) {
+    if (d.size() != 8 + uint64_t{count_} * sizeof(FragmentRef) || count_ == 0 ||
+        count_ != expected) {
       return Status::DataLoss("malformed fragment table");
     }
     return Status::Ok();
@@ -61,7 +62,8 @@ class EngineReader final : public ObjectReader {
       e.set_sectors(ref.sectors);
       Key fk = key_.FragmentKey(index);
       auto doc = stripe_->ReadDoc(e, fk);
-      uint64_t expect = std::min<uint64_t>(fragment_size_, size() - uint64_t{index} * fragment_size_);
+      uint64_t expect =
+          std::min<uint64_t>(fragment_size_, size() - uint64_t{index} * fragment_size_);
       if (doc.ok() && (doc->header.data_len != expect || doc->header.first_key != key_)) {
         stats_->validation_failures++;
         doc = Status::DataLoss("fragment " + std::to_string(index) + " has the wrong length");
@@ -127,7 +129,8 @@ class EngineWriter final : public ObjectWriter {
       total_ += n;
       if (buffer_.size() == fragment_size_ && !data.empty()) {
         if (kind_ == RecordKind::kRecord) {
-          return Status::InvalidArgument("record larger than " + std::to_string(fragment_size_) + " bytes");
+          return Status::InvalidArgument("record larger than " + std::to_string(fragment_size_) +
+                                         " bytes");
         }
         RETURN_IF_ERROR(EmitFragment());
       }
@@ -149,8 +152,8 @@ class EngineWriter final : public ObjectWriter {
     auto loc = stripe_->Append(DocType::kFragment, key_, key_.FragmentKey(fragments_.size()), 0,
                                buffer_, /*needs_sync=*/false);
     if (!loc.ok()) return loc.status();
-    fragments_.push_back(FragmentRef{loc->offset, loc->sectors,
-                                     static_cast<uint32_t>(loc->cycle & kCycleMask), 0});
+    fragments_.push_back(
+        FragmentRef{loc->offset, loc->sectors, static_cast<uint32_t>(loc->cycle & kCycleMask), 0});
     last_fragment_batch_ = loc->batch;
     buffer_.clear();
     return Status::Ok();
@@ -170,7 +173,8 @@ class EngineWriter final : public ObjectWriter {
       std::memcpy(table.data() + 4, &fs, 4);
       std::memcpy(table.data() + 8, fragments_.data(), fragments_.size() * sizeof(FragmentRef));
       if (table.size() > fragment_size_) {
-        return Status::InvalidArgument("object of " + std::to_string(total_) + " bytes is too large");
+        return Status::InvalidArgument("object of " + std::to_string(total_) +
+                                       " bytes is too large");
       }
       if (rewrite_) {
         // The header replaces the present copy's entry: make sure the new
@@ -234,12 +238,17 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
 Status Engine::Init() {
   if (options_.env == nullptr) options_.env = IoEnv::Default();
   if (options_.stripes == 0) options_.stripes = std::max(1u, std::thread::hardware_concurrency());
-  if (options_.aggregation_bytes % kBlockSize != 0 || options_.aggregation_bytes < 64 * 1024) {
-    return Status::InvalidArgument("engine.aggregation_buffer must be a multiple of 4 KiB and at least 64 KiB");
+  if (options_.aggregation_bytes % kBlockSize != 0 || options_.aggregation_bytes < 64 * 1024 ||
+      options_.aggregation_bytes > uint64_t{kMaxApproxSectors} * kSectorSize) {
+    return Status::InvalidArgument(
+        "engine.aggregation_buffer must be a multiple of 4 KiB, at least 64 KiB and at most 256 "
+        "MiB");
   }
-  if (options_.fragment_size == 0 || options_.fragment_size + kDocHeaderSize > options_.aggregation_bytes) {
-    return Status::InvalidArgument("engine.fragment_size must be at least 1 byte and fit, with its "
-                                   "128-byte header, in the aggregation buffer");
+  if (options_.fragment_size == 0 ||
+      options_.fragment_size + kDocHeaderSize > options_.aggregation_bytes) {
+    return Status::InvalidArgument(
+        "engine.fragment_size must be at least 1 byte and fit, with its "
+        "128-byte header, in the aggregation buffer");
   }
   std::vector<SpanSpec> spans = options_.spans;
   if (spans.empty()) spans.push_back(SpanSpec{options_.path, options_.size});
@@ -259,7 +268,8 @@ Status Engine::Init() {
 }
 
 Status Engine::OpenSpan(const SpanSpec& span, uint32_t stripes, uint32_t* first_stripe) {
-  ASSIGN_OR_RETURN(std::unique_ptr<BlockFile> file, options_.env->OpenBlockFile(span.path, span.size, options_.direct_io));
+  ASSIGN_OR_RETURN(std::unique_ptr<BlockFile> file,
+                   options_.env->OpenBlockFile(span.path, span.size, options_.direct_io));
 
   AlignedBuffer head(kBlockSize);
   RETURN_IF_ERROR(file->ReadAt(0, head.span()));
@@ -287,7 +297,8 @@ Status Engine::OpenSpan(const SpanSpec& span, uint32_t stripes, uint32_t* first_
         .kv("path", span.path)
         .kv("bytes", h.span_size)
         .kv("stripes", h.stripe_count)
-        .kv("directory_entries_per_stripe", DirGeometry{h.dir_segments, h.dir_buckets_per_segment}.entries());
+        .kv("directory_entries_per_stripe",
+            DirGeometry{h.dir_segments, h.dir_buckets_per_segment}.entries());
   } else {
     Status st = CheckSpanHeader(h, file->size());
     if (!st.ok()) return st.WithContext(span.path);
@@ -304,7 +315,8 @@ Status Engine::OpenSpan(const SpanSpec& span, uint32_t stripes, uint32_t* first_
   for (uint32_t s = 0; s < h.stripe_count; s++) {
     StripeGeometry g = GeometryOf(h, s);
     if (g.content_sectors < 2 * options_.aggregation_bytes / kSectorSize) {
-      return Status::InvalidArgument("engine.aggregation_buffer is too large for this store's stripes");
+      return Status::InvalidArgument(
+          "engine.aggregation_buffer is too large for this store's stripes");
     }
     ring_bytes_ += uint64_t{g.content_sectors} * kSectorSize;
     stripes_.push_back(std::make_unique<Stripe>((*first_stripe)++, file.get(), g, so, &stats_));
@@ -313,7 +325,9 @@ Status Engine::OpenSpan(const SpanSpec& span, uint32_t stripes, uint32_t* first_
   return Status::Ok();
 }
 
-Engine::~Engine() { (void)Close(); }
+Engine::~Engine() {
+  (void)Close();
+}
 
 Status Engine::Close() {
   if (closed_) return Status::Ok();
@@ -455,7 +469,8 @@ Status Engine::CopyForward(const Key& key) {
   RETURN_IF_ERROR(reader.Validate());
   // Hold the key's write slot, then check the object is still the copy we read:
   // a removal or a rewrite that got in first wins.
-  if (!s->AcquireWriteSlot(key, std::chrono::milliseconds(0)).ok()) return Status::Unavailable("busy");
+  if (!s->AcquireWriteSlot(key, std::chrono::milliseconds(0)).ok())
+    return Status::Unavailable("busy");
   DirEntry now{};
   if (!s->ContainsObject(key, &now) || now.offset != e.offset || now.cycle != e.cycle) {
     s->EndObjectWrite(key);
@@ -485,7 +500,8 @@ void Engine::CopyForwardLoop() {
     cf_busy_ = true;
     lk.unlock();
     Status st = CopyForward(key);
-    if (!st.ok()) LOG(kDebug, "copy-forward skipped").kv("key", key.ShortHex()).kv("reason", st.ToString());
+    if (!st.ok())
+      LOG(kDebug, "copy-forward skipped").kv("key", key.ShortHex()).kv("reason", st.ToString());
     lk.lock();
     cf_pending_.erase(key);
     cf_busy_ = false;

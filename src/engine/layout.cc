@@ -6,11 +6,13 @@
 
 namespace cycas::engine {
 
-uint64_t ChecksumOf(const void* data, uint64_t len) { return XXH3_64bits(data, len); }
+uint64_t ChecksumOf(const void* data, uint64_t len) {
+  return XXH3_64bits(data, len);
+}
 
 namespace {
 uint64_t SnapshotBytes(const DirGeometry& g) {
-  return kBlockSize + AlignUp(g.entries() * sizeof(DirEntry), kBlockSize);
+  return kBlockSize + AlignUp(g.entries() * sizeof(PackedDirEntry), kBlockSize);
 }
 }  // namespace
 
@@ -24,10 +26,11 @@ Result<SpanHeader> PlanSpan(uint64_t span_size, uint32_t stripes, uint64_t avera
   DirGeometry g = DirGeometry::ForObjects(stripe_size / average_object_size);
   uint64_t snap = SnapshotBytes(g);
   if (span_size <= kBlockSize || stripe_size < 2 * snap + min_ring_bytes) {
-    return Status::InvalidArgument(
-        "engine: store of " + std::to_string(span_size) + " bytes is too small for " +
-        std::to_string(stripes) + " stripes (each needs at least " +
-        std::to_string(2 * snap + min_ring_bytes) + " bytes); use a larger engine.size or fewer stripes");
+    return Status::InvalidArgument("engine: store of " + std::to_string(span_size) +
+                                   " bytes is too small for " + std::to_string(stripes) +
+                                   " stripes (each needs at least " +
+                                   std::to_string(2 * snap + min_ring_bytes) +
+                                   " bytes); use a larger engine.size or fewer stripes");
   }
   uint64_t ring = stripe_size - 2 * snap;
   if (ring / kSectorSize > UINT32_MAX) {
@@ -55,7 +58,8 @@ Status CheckSpanHeader(const SpanHeader& h, uint64_t file_size) {
   if (h.version != kFormatVersion) {
     return Status::FailedPrecondition("store format version " + std::to_string(h.version) +
                                       " is not supported by this build (expects " +
-                                      std::to_string(kFormatVersion) + ")");
+                                      std::to_string(kFormatVersion) +
+                                      "); the store is a cache: remove the file to start empty");
   }
   SpanHeader copy = h;
   SealSpanHeader(&copy);

@@ -1,6 +1,6 @@
 // Layout: where things are in a span (a store file or block device).
 //
-//   [span header, 4 KiB] [stripe 0] [stripe 1] ... 
+//   [span header, 4 KiB] [stripe 0] [stripe 1] ...
 //   stripe = [snapshot copy A] [snapshot copy B] [content ring]
 //   snapshot copy = [snapshot header, 4 KiB] [directory entries, padded to 4 KiB]
 // Full byte-level description: docs/disk-format.md.
@@ -13,13 +13,19 @@
 
 namespace cycas::engine {
 
-inline constexpr uint32_t kSpanMagic = 0x50535943;  // "CYSP"
+inline constexpr uint32_t kSpanMagic = 0x50535943;      // "CYSP"
 inline constexpr uint32_t kSnapshotMagic = 0x4e535943;  // "CYSN"
-inline constexpr uint32_t kFormatVersion = 1;
+// 2: directory entries packed into 14 bytes (PackedDirEntry), buckets chosen
+// by multiply-shift. Docs are unchanged from 1, but snapshots are not.
+inline constexpr uint32_t kFormatVersion = 2;
 inline constexpr uint64_t kBlockSize = 4096;
 
-inline uint64_t AlignUp(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
-inline uint64_t AlignDown(uint64_t v, uint64_t a) { return v / a * a; }
+inline uint64_t AlignUp(uint64_t v, uint64_t a) {
+  return (v + a - 1) / a * a;
+}
+inline uint64_t AlignDown(uint64_t v, uint64_t a) {
+  return v / a * a;
+}
 
 struct SpanHeader {
   uint32_t magic;
@@ -34,10 +40,10 @@ struct SpanHeader {
 };
 
 struct StripeGeometry {
-  uint64_t base = 0;              // byte offset of the stripe in the span
-  uint64_t snapshot_bytes = 0;    // one snapshot copy, 4 KiB aligned
-  uint64_t content_offset = 0;    // byte offset of the ring in the span
-  uint32_t content_sectors = 0;   // ring size in 512-byte sectors
+  uint64_t base = 0;             // byte offset of the stripe in the span
+  uint64_t snapshot_bytes = 0;   // one snapshot copy, 4 KiB aligned
+  uint64_t content_offset = 0;   // byte offset of the ring in the span
+  uint32_t content_sectors = 0;  // ring size in 512-byte sectors
   DirGeometry dir;
 
   uint64_t SnapshotOffset(int copy) const { return base + uint64_t(copy) * snapshot_bytes; }
@@ -53,17 +59,17 @@ inline constexpr uint32_t kSnapshotClean = 1;
 struct SnapshotHeader {
   uint32_t magic;
   uint32_t version;
-  uint64_t serial;         // increases with every snapshot of this stripe
-  uint64_t cycle;          // RingClock at the time of the snapshot
+  uint64_t serial;  // increases with every snapshot of this stripe
+  uint64_t cycle;   // RingClock at the time of the snapshot
   uint32_t cursor;
   uint32_t stripe_index;
   uint64_t last_doc_serial;  // serial of the last Doc reflected in the entries
   uint64_t entry_count;
   uint64_t entries_checksum;
-  uint64_t generation;       // Doc generation of the session that wrote this header
-  uint32_t kind;             // SnapshotKind
-  uint32_t flags;            // kSnapshotClean: written at shutdown, nothing written after
-  uint64_t checksum;         // of this struct with checksum = 0
+  uint64_t generation;  // Doc generation of the session that wrote this header
+  uint32_t kind;        // SnapshotKind
+  uint32_t flags;       // kSnapshotClean: written at shutdown, nothing written after
+  uint64_t checksum;    // of this struct with checksum = 0
 };
 
 // Computes the layout of a new span of `span_size` bytes.

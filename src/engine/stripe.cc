@@ -32,7 +32,9 @@ Stripe::Stripe(uint32_t index, BlockFile* file, StripeGeometry geometry, StripeO
   flushing_.buf = AlignedBuffer(options_.aggregation_bytes);
 }
 
-Stripe::~Stripe() { (void)Close(); }
+Stripe::~Stripe() {
+  (void)Close();
+}
 
 // Serials are generation << 40 | counter. Each open of the stripe starts a new
 // generation at counter 0, so Docs left over from an earlier crash (torn or
@@ -78,7 +80,8 @@ Status Stripe::Close() {
   }
   flusher_.join();
   std::unique_lock lk(mu_);
-  if (failed_) return Status::Unavailable("stripe " + std::to_string(index_) + ": closed after I/O failure");
+  if (failed_)
+    return Status::Unavailable("stripe " + std::to_string(index_) + ": closed after I/O failure");
   return TakeSnapshot(lk, /*clean=*/true);
 }
 
@@ -101,8 +104,7 @@ bool Stripe::ContainsObject(const Key& key, DirEntry* entry) {
   return ContainsObjectLocked(key, entry);
 }
 
-bool Stripe::ContainsObject(const Key& key, DirEntry* entry, double fraction,
-                            bool* near_eviction) {
+bool Stripe::ContainsObject(const Key& key, DirEntry* entry, double fraction, bool* near_eviction) {
   std::lock_guard lk(mu_);
   DirEntry e{};
   if (!ContainsObjectLocked(key, &e)) return false;
@@ -146,13 +148,18 @@ Result<LoadedDoc> Stripe::ReadDoc(const DirEntry& entry, const Key& key) {
   stats_->reads++;
   // An entry comes from RAM, a snapshot or a fragment table: bound it before
   // allocating or reading anything (no Doc is larger than an aggregated write).
-  if (entry.sectors() == 0 || uint64_t{entry.sectors()} * kSectorSize > options_.aggregation_bytes ||
-      uint64_t{entry.offset} + entry.sectors() > geo_.content_sectors) {
+  // A directory entry's length may be rounded up (PackedDirEntry): read no
+  // further than the ring's end or one aggregated write, whichever is nearer;
+  // the Doc's header then says how much of it is the Doc.
+  if (entry.sectors() == 0 || entry.offset >= geo_.content_sectors) {
     stats_->validation_failures++;
     return Status::DataLoss("stripe " + std::to_string(index_) + ": doc location out of bounds");
   }
+  const uint64_t sectors =
+      std::min<uint64_t>({entry.sectors(), geo_.content_sectors - uint64_t{entry.offset},
+                          options_.aggregation_bytes / kSectorSize});
   uint64_t off = geo_.content_offset + uint64_t{entry.offset} * kSectorSize;
-  uint64_t len = uint64_t{entry.sectors()} * kSectorSize;
+  uint64_t len = sectors * kSectorSize;
   uint64_t start = AlignDown(off, kBlockSize);
   uint64_t end = AlignUp(off + len, kBlockSize);
   LoadedDoc doc;
@@ -187,12 +194,12 @@ Result<DocLocation> Stripe::Append(DocType type, const Key& first_key, const Key
                                    bool needs_sync, uint8_t flags) {
   size_t bytes = DocSectors(data.size()) * kSectorSize;
   if (bytes > options_.aggregation_bytes) {
-    return Status::Internal("doc of " + std::to_string(bytes) + " bytes exceeds the aggregation buffer");
+    return Status::Internal("doc of " + std::to_string(bytes) +
+                            " bytes exceeds the aggregation buffer");
   }
   std::unique_lock lk(mu_);
-  space_cv_.wait(lk, [&] {
-    return stop_ || failed_ || cur_.fill + bytes <= options_.aggregation_bytes;
-  });
+  space_cv_.wait(
+      lk, [&] { return stop_ || failed_ || cur_.fill + bytes <= options_.aggregation_bytes; });
   if (stop_) return Status::Unavailable("stripe " + std::to_string(index_) + " is closing");
   if (failed_) {
     return Status::Unavailable("stripe " + std::to_string(index_) +
@@ -308,8 +315,8 @@ void Stripe::ApplyDoc(const DocHeader& h, const uint8_t* data, uint32_t offset, 
 
 Status Stripe::WriteBatch(AggBuffer* b, uint32_t len) {
   std::memset(b->buf.data() + b->fill, 0, len - b->fill);
-  Status st = file_->WriteAt(geo_.content_offset + uint64_t{b->base} * kSectorSize,
-                             {b->buf.data(), len});
+  Status st =
+      file_->WriteAt(geo_.content_offset + uint64_t{b->base} * kSectorSize, {b->buf.data(), len});
   // Relaxed mode leaves syncing to snapshots; durable mode syncs any batch that
   // completes a commit (fragment-only batches are covered by that later sync).
   if (st.ok() && b->needs_sync && options_.durable) {
@@ -360,7 +367,8 @@ void Stripe::FlusherLoop() {
     work_cv_.wait_for(lk, options_.snapshot_interval, [&] { return cur_.fill > 0 || stop_; });
     if (cur_.fill == 0) {
       if (stop_) break;
-      if (dirty_ && std::chrono::steady_clock::now() - last_snapshot_ >= options_.snapshot_interval) {
+      if (dirty_ &&
+          std::chrono::steady_clock::now() - last_snapshot_ >= options_.snapshot_interval) {
         if (!snapshot_or_fail()) break;
       }
       continue;
@@ -517,7 +525,8 @@ Status Stripe::Recover() {
         h.entry_count != geo_.dir.entries() || h.cursor > geo_.content_sectors || h.cycle == 0) {
       continue;
     }
-    if (ChecksumOf(buf.data() + kBlockSize, h.entry_count * sizeof(DirEntry)) != h.entries_checksum) {
+    if (ChecksumOf(buf.data() + kBlockSize, h.entry_count * sizeof(PackedDirEntry)) !=
+        h.entries_checksum) {
       LOG(kWarn, "snapshot copy has bad entries checksum").kv("stripe", index_).kv("copy", copy);
       continue;
     }
@@ -527,8 +536,8 @@ Status Stripe::Recover() {
     }
   }
   if (best) {
-    std::span<const DirEntry> entries(reinterpret_cast<const DirEntry*>(best_buf.data() + kBlockSize),
-                                      best->entry_count);
+    std::span<const PackedDirEntry> entries(
+        reinterpret_cast<const PackedDirEntry*>(best_buf.data() + kBlockSize), best->entry_count);
     Status st = dir_.Load(entries);
     if (st.ok()) {
       best_clean = (best->flags & kSnapshotClean) != 0;
@@ -537,7 +546,9 @@ Status Stripe::Recover() {
       last_doc_serial_ = best->last_doc_serial;
       snapshot_serial_ = best->serial;
     } else {
-      LOG(kWarn, "snapshot rejected; replaying from empty").kv("stripe", index_).kv("error", st.message());
+      LOG(kWarn, "snapshot rejected; replaying from empty")
+          .kv("stripe", index_)
+          .kv("error", st.message());
       best.reset();
     }
   }
@@ -629,7 +640,10 @@ Status Stripe::Recover() {
   stats_->replayed_docs += replayed;
   if (replayed > 0) {
     dirty_ = true;
-    LOG(kInfo, "replayed ring").kv("stripe", index_).kv("docs", replayed).kv("cursor", clock_.cursor);
+    LOG(kInfo, "replayed ring")
+        .kv("stripe", index_)
+        .kv("docs", replayed)
+        .kv("cursor", clock_.cursor);
   }
   return Status::Ok();
 }
