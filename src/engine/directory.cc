@@ -20,13 +20,16 @@ Directory::Directory(DirGeometry geometry)
 }
 
 void Directory::Locate(const Key& key, uint32_t* segment, uint32_t* head) const {
-  // Multiply-shift instead of a 64-bit modulo: the hash is uniform, and this
-  // maps it onto [0, buckets) as evenly for a fraction of the cycles.
-  uint64_t buckets = uint64_t{geometry_.segments} * geometry_.buckets_per_segment;
-  uint64_t b =
-      static_cast<uint64_t>((static_cast<unsigned __int128>(key.BucketHash()) * buckets) >> 64);
-  *segment = static_cast<uint32_t>(b / geometry_.buckets_per_segment);
-  *head = static_cast<uint32_t>(b % geometry_.buckets_per_segment) * kDepth;
+  // Multiply-shift instead of division: the hash is uniform, so its product
+  // with the segment count splits into a segment (high word) and a fraction
+  // (low word) that picks the bucket within it the same way.
+  using u128 = unsigned __int128;
+  u128 seg_product = static_cast<u128>(key.BucketHash()) * geometry_.segments;
+  uint64_t fraction = static_cast<uint64_t>(seg_product);
+  *segment = static_cast<uint32_t>(seg_product >> 64);
+  *head =
+      static_cast<uint32_t>((static_cast<u128>(fraction) * geometry_.buckets_per_segment) >> 64) *
+      kDepth;
 }
 
 void Directory::FreePush(PackedDirEntry* seg, uint32_t segment, uint32_t index) {
@@ -50,10 +53,13 @@ void Directory::FreeUnlink(PackedDirEntry* seg, uint32_t segment, uint32_t index
 }
 
 uint32_t Directory::TakeFree(PackedDirEntry* seg, uint32_t segment, uint32_t head) {
-  for (uint32_t r = 1; r < kDepth; r++) {
-    if (!seg[head + r].used()) {
-      FreeUnlink(seg, segment, head + r);
-      return head + r;
+  // Own rows first, then the next bucket's (the adjacent cache line, which a
+  // lookup prefetches too), then anywhere in the segment.
+  const uint32_t last = std::min(head + 2 * kDepth, SegmentEntries());
+  for (uint32_t i = head + 1; i < last; i++) {
+    if (i % kDepth != 0 && !seg[i].used()) {
+      FreeUnlink(seg, segment, i);
+      return i;
     }
   }
   uint32_t i = free_head_[segment];
@@ -100,6 +106,12 @@ std::optional<DirEntry> Directory::Find(const Key& key, EntryType type, const Ri
   uint32_t segment, head;
   Locate(key, &segment, &head);
   PackedDirEntry* seg = Segment(segment);
+  // Ask for the lines after the head's now, so that chain entries in them
+  // (the bucket's tail, the next bucket) arrive with the head's miss rather
+  // than after it.
+  const char* line = reinterpret_cast<const char*>(seg + head);
+  __builtin_prefetch(line + 64);
+  __builtin_prefetch(line + 2 * kDepth * sizeof(PackedDirEntry) - 1);
   if (!seg[head].used()) return std::nullopt;
   const uint64_t tag = TagOf(key);
   const uint32_t want = static_cast<uint32_t>(type);

@@ -441,6 +441,18 @@ bool Engine::ContainsAndTouch(const Key& key) {
   return true;
 }
 
+void Engine::ContainsAndTouchMany(std::span<const Key> keys, std::span<uint8_t> present) {
+  // Far enough ahead to cover a DRAM miss with the lookups in between, near
+  // enough that the prefetched lines are still cached when their turn comes.
+  constexpr size_t kAhead = 8;
+  const size_t n = std::min(keys.size(), present.size());
+  for (size_t i = 0; i < std::min(n, kAhead); i++) StripeFor(keys[i])->Prefetch(keys[i]);
+  for (size_t i = 0; i < n; i++) {
+    if (i + kAhead < n) StripeFor(keys[i + kAhead])->Prefetch(keys[i + kAhead]);
+    present[i] = ContainsAndTouch(keys[i]) ? 1 : 0;
+  }
+}
+
 void Engine::Touch(const Key& key) {
   Stripe* s = StripeFor(key);
   bool near = false;

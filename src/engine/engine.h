@@ -35,30 +35,31 @@ enum class RecordKind {
 };
 
 struct SpanSpec {
-  std::string path;  // store file or block device
-  uint64_t size = 0; // bytes; ignored for block devices
+  std::string path;   // store file or block device
+  uint64_t size = 0;  // bytes; ignored for block devices
 };
 
 struct EngineOptions {
-  std::string path;                       // store file or block device (when `spans` is empty)
-  uint64_t size = 1ull << 30;             // bytes; ignored for block devices
+  std::string path;            // store file or block device (when `spans` is empty)
+  uint64_t size = 1ull << 30;  // bytes; ignored for block devices
   // Several spans (files or devices, e.g. one per disk); overrides path/size.
   // Stripes are numbered across spans in this order, so the list must not be
   // reordered for an existing store (objects would route to other stripes and miss).
   std::vector<SpanSpec> spans;
-  uint32_t stripes = 0;                   // 0: one per CPU core; divided among spans
-  uint64_t average_object_size = 8192;    // sizes the directory: size / this entries
+  uint32_t stripes = 0;                 // 0: one per CPU core; divided among spans
+  uint64_t average_object_size = 8192;  // sizes the directory: size / this entries
   // Data bytes per fragment of a large object: 1 MiB less the Doc header, so a
   // fragment Doc is exactly 1 MiB and four fill a 4 MiB aggregated write (with
   // 1 MiB of data, three fit and a quarter of every write was left empty).
   uint32_t fragment_size = (1u << 20) - kDocHeaderSize;
-  uint32_t aggregation_bytes = 4 << 20;   // one sequential write
-  bool durable = true;                    // false: "relaxed" mode, acks before fdatasync
+  uint32_t aggregation_bytes = 4 << 20;  // one sequential write
+  bool durable = true;                   // false: "relaxed" mode, acks before fdatasync
   bool direct_io = true;
   std::chrono::milliseconds snapshot_interval{10'000};
-  double copy_forward_fraction = 0.1;     // objects this close to eviction are rewritten on touch
-  std::chrono::milliseconds writer_wait{30'000};  // how long a 2nd writer of a key waits for the 1st
-  IoEnv* env = nullptr;                   // nullptr: IoEnv::Default()
+  double copy_forward_fraction = 0.1;  // objects this close to eviction are rewritten on touch
+  std::chrono::milliseconds writer_wait{
+      30'000};           // how long a 2nd writer of a key waits for the 1st
+  IoEnv* env = nullptr;  // nullptr: IoEnv::Default()
 };
 
 class ObjectReader {
@@ -79,7 +80,8 @@ class ObjectWriter {
 struct EngineStatsSnapshot {
   uint64_t docs_written, bytes_written, batches_written, syncs, sync_micros;
   uint64_t reads, hits, misses, validation_failures, directory_evictions, wraps;
-  uint64_t copy_forward_objects, copy_forward_bytes, io_errors, sync_failures, snapshots, replayed_docs;
+  uint64_t copy_forward_objects, copy_forward_bytes, io_errors, sync_failures, snapshots,
+      replayed_docs;
   uint64_t recovery_micros;
   uint64_t directory_entries_used, directory_capacity, directory_bytes;
   uint64_t ring_bytes;
@@ -97,6 +99,11 @@ class Engine {
   bool Contains(const Key& key, RecordKind kind = RecordKind::kObject);
   // Contains() followed by Touch() of a present object, with one directory lookup.
   bool ContainsAndTouch(const Key& key);
+  // ContainsAndTouch() of every key: present[i] = 1 if keys[i] is stored. A
+  // lookup is one or two cache misses in a directory far larger than the
+  // caches; here the directory lines of the keys a few places ahead are
+  // prefetched, so those misses overlap instead of following one another.
+  void ContainsAndTouchMany(std::span<const Key> keys, std::span<uint8_t> present);
   // NOT_FOUND when absent (including when what was found failed validation).
   Result<std::unique_ptr<ObjectReader>> OpenRead(const Key& key,
                                                  RecordKind kind = RecordKind::kObject);

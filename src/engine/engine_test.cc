@@ -242,6 +242,37 @@ TEST_F(EngineTest, TouchedObjectsSurviveWrapByCopyForward) {
   EXPECT_EQ(ReadAll(*e, hot), hot_data);
 }
 
+// The batched existence check answers exactly as one Contains() per key,
+// across wraps, large (multi-fragment) objects and removals, and touches what
+// it finds as ContainsAndTouch() does.
+TEST_F(EngineTest, ContainsAndTouchManyMatchesContains) {
+  opts_.size = 8ull << 20;
+  opts_.stripes = 2;
+  opts_.copy_forward_fraction = 0.25;
+  auto e = Open();
+  std::vector<Key> keys;
+  for (int i = 0; i < 1200; i++) {
+    keys.push_back(KeyOf(i));
+    ASSERT_TRUE(e->Put(KeyOf(i), Bytes(i, i % 100 == 0 ? 1'500'000 : 9'000)).ok()) << i;
+  }
+  for (int i = 0; i < 200; i++) keys.push_back(KeyOf(1'000'000 + i));  // never stored
+  ASSERT_TRUE(e->Remove(KeyOf(1199)).ok());
+  EXPECT_GT(e->Stats().wraps, 0u);
+  std::vector<uint8_t> present(keys.size(), 7);
+  e->ContainsAndTouchMany(keys, present);
+  size_t found = 0;
+  for (size_t i = 0; i < keys.size(); i++) {
+    ASSERT_EQ(present[i] != 0, e->Contains(keys[i])) << i;
+    found += present[i];
+  }
+  EXPECT_GT(found, 100u);
+  EXPECT_EQ(present[1199], 0);
+  EXPECT_EQ(present.back(), 0);
+  // Objects near eviction that it found were queued for copy-forward.
+  e->DrainCopyForward();
+  EXPECT_GT(e->Stats().copy_forward_objects, 0u);
+}
+
 // The ring's first Doc is overwritten when the writer wraps early (a buffer
 // never straddles the ring's end), up to one aggregation buffer before the
 // cursor reaches the end. With a copy-forward zone smaller than that buffer a

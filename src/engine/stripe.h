@@ -45,7 +45,7 @@ struct Batch {
 };
 
 struct DocLocation {
-  uint32_t offset = 0;   // sectors
+  uint32_t offset = 0;  // sectors
   uint32_t sectors = 0;
   uint64_t cycle = 0;
   std::shared_ptr<Batch> batch;
@@ -83,6 +83,9 @@ class Stripe {
   Status Close();
 
   std::optional<DirEntry> Find(const Key& key, EntryType type);
+  // Starts loading the directory lines a lookup of `key` will read. Takes no
+  // lock: it reads only the directory's fixed geometry and array address.
+  void Prefetch(const Key& key) const { dir_.Prefetch(key); }
   // Present and whole: for a multi-fragment object, fragment 0 must still be in the ring.
   bool ContainsObject(const Key& key, DirEntry* entry = nullptr);
   // As above, also reporting whether the object lies in the `fraction` of the
@@ -92,9 +95,8 @@ class Stripe {
 
   // Appends one Doc to the aggregation buffer (blocking while it is full). The Doc
   // is on disk, and its directory entries published, once the batch is done.
-  Result<DocLocation> Append(DocType type, const Key& first_key, const Key& key,
-                             uint64_t total_len, std::span<const uint8_t> data, bool needs_sync,
-                             uint8_t flags = 0);
+  Result<DocLocation> Append(DocType type, const Key& first_key, const Key& key, uint64_t total_len,
+                             std::span<const uint8_t> data, bool needs_sync, uint8_t flags = 0);
   Status Wait(const std::shared_ptr<Batch>& batch);
   // fdatasync of the stripe's file now (counted as a sync failure if it fails).
   Status SyncData();
@@ -161,8 +163,8 @@ class Stripe {
   uint64_t next_serial_ = 0;
   uint64_t last_doc_serial_ = 0;
   uint64_t snapshot_serial_ = 0;
-  uint64_t generation_ = 0;       // Doc generation of this session
-  uint64_t snapshot_epoch_ = 0;   // stats_->sync_failures covered by the last snapshot
+  uint64_t generation_ = 0;      // Doc generation of this session
+  uint64_t snapshot_epoch_ = 0;  // stats_->sync_failures covered by the last snapshot
   uint64_t sectors_since_snapshot_ = 0;
   bool dirty_ = false;
   bool failed_ = false;

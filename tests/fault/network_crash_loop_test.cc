@@ -51,6 +51,7 @@
 #include "digest/digest.h"
 #include "google/bytestream/bytestream.grpc.pb.h"
 #include "http_conn.h"
+#include "test_blobs.h"
 
 namespace cycas {
 namespace {
@@ -59,25 +60,9 @@ namespace v2 = build::bazel::remote::execution::v2;
 namespace bs = google::bytestream;
 using Clock = std::chrono::steady_clock;
 
-int EnvInt(const char* name, int def) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::atoi(v) : def;
-}
+using test::EnvInt;
+using test::SeededBytes;
 
-// Deterministic bytes from (seed, size), so the driver keeps 16 bytes per blob
-// instead of the blob.
-std::string Bytes(uint64_t seed, size_t n) {
-  std::string s(n, '\0');
-  uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
-  for (size_t i = 0; i < n; i += 8) {
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    uint64_t v = x * 0x2545F4914F6CDD1Dull;
-    std::memcpy(s.data() + i, &v, std::min<size_t>(8, n - i));
-  }
-  return s;
-}
 
 enum class Kind { kZako, kByteStream, kBatch, kHttpCas, kReapiAc, kHttpAc };
 const char* KindName(Kind k) {
@@ -109,7 +94,7 @@ struct Item {
   uint64_t ref_seed = 0;
   size_t ref_size = 0;
   uint64_t ref_g_start = 0, ref_inflight = 0;
-  std::string Data() const { return Bytes(seed, size); }
+  std::string Data() const { return SeededBytes(seed, size); }
 };
 
 v2::Digest Sha(const std::string& bytes) {
@@ -202,7 +187,7 @@ Fetched Fetch(Clients& c, testing::HttpConn& http, const Item& it) {
     case Kind::kHttpCas:
     case Kind::kHttpAc: {
       std::string key =
-          it.kind == Kind::kHttpCas ? Sha(data).hash() : Sha(Bytes(~it.seed, 32)).hash();
+          it.kind == Kind::kHttpCas ? Sha(data).hash() : Sha(SeededBytes(~it.seed, 32)).hash();
       auto r = http.Request("GET", (it.kind == Kind::kHttpCas ? "/cas/" : "/ac/") + key);
       if (r.status == 404) return {Outcome::kMissing, {}, {}};
       if (r.status != 200)
@@ -211,7 +196,7 @@ Fetched Fetch(Clients& c, testing::HttpConn& http, const Item& it) {
     }
     case Kind::kReapiAc: {
       v2::GetActionResultRequest req;
-      *req.mutable_action_digest() = Sha(Bytes(~it.seed, 40));
+      *req.mutable_action_digest() = Sha(SeededBytes(~it.seed, 40));
       v2::ActionResult res;
       grpc::Status st = c.ac->GetActionResult(Clients::Ctx().get(), req, &res);
       if (st.error_code() == grpc::StatusCode::NOT_FOUND) return {Outcome::kMissing, {}, {}};
@@ -229,7 +214,7 @@ Fetched Fetch(Clients& c, testing::HttpConn& http, const Item& it) {
 // What Fetch returns for an intact item.
 std::string Expected(const Item& it) {
   if (it.kind == Kind::kReapiAc)
-    return Sha(Bytes(it.ref_seed, it.ref_size)).hash() + "/" + std::to_string(it.seed % 200 + 1);
+    return Sha(SeededBytes(it.ref_seed, it.ref_size)).hash() + "/" + std::to_string(it.seed % 200 + 1);
   return it.Data();
 }
 
@@ -434,18 +419,18 @@ class Driver {
       case Kind::kHttpAc: {
         // "opaque:" keeps the value from parsing as an ActionResult by chance.
         std::string value = "opaque:" + it.Data();
-        auto r = http.Request("PUT", "/ac/" + Sha(Bytes(~it.seed, 32)).hash(), value);
+        auto r = http.Request("PUT", "/ac/" + Sha(SeededBytes(~it.seed, 32)).hash(), value);
         if (r.status != 201 && r.status != 204)
           return *error = "PUT /ac: " + std::to_string(r.status) + " " + r.error + r.body, false;
         return true;
       }
       case Kind::kReapiAc: {
         v2::UpdateActionResultRequest req;
-        *req.mutable_action_digest() = Sha(Bytes(~it.seed, 40));
+        *req.mutable_action_digest() = Sha(SeededBytes(~it.seed, 40));
         auto* res = req.mutable_action_result();
         auto* f = res->add_output_files();
         f->set_path("out/" + std::to_string(it.seed));
-        *f->mutable_digest() = Sha(Bytes(it.ref_seed, it.ref_size));
+        *f->mutable_digest() = Sha(SeededBytes(it.ref_seed, it.ref_size));
         res->set_exit_code(static_cast<int32_t>(it.seed % 200 + 1));
         v2::ActionResult out;
         grpc::Status st = c.ac->UpdateActionResult(Clients::Ctx().get(), req, &out);

@@ -44,6 +44,7 @@
 #include "digest/digest.h"
 #include "google/bytestream/bytestream.grpc.pb.h"
 #include "http_conn.h"
+#include "test_blobs.h"
 
 namespace cycas {
 namespace {
@@ -52,23 +53,9 @@ namespace v2 = build::bazel::remote::execution::v2;
 namespace bs = google::bytestream;
 using Clock = std::chrono::steady_clock;
 
-int EnvInt(const char* name, int def) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::atoi(v) : def;
-}
+using test::EnvInt;
+using test::SeededBytes;
 
-std::string Bytes(uint64_t seed, size_t n) {
-  std::string s(n, '\0');
-  uint64_t x = seed * 0x9E3779B97F4A7C15ull + 7;
-  for (size_t i = 0; i < n; i += 8) {
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    uint64_t v = x * 0x2545F4914F6CDD1Dull;
-    std::memcpy(s.data() + i, &v, std::min<size_t>(8, n - i));
-  }
-  return s;
-}
 
 std::string ShaHex(const std::string& b) {
   return Digest::Of(DigestFunction::kSha256, b).hex();
@@ -225,19 +212,19 @@ class HttpLoad {
       c.expect_status = 200;
       c.head = true;
     } else if (pick < 73) {
-      req = "GET /cas/" + ShaHex(Bytes(c.rng(), 16)) + " HTTP/1.1\r\nHost: l\r\n\r\n";
+      req = "GET /cas/" + ShaHex(SeededBytes(c.rng(), 16)) + " HTTP/1.1\r\nHost: l\r\n\r\n";
       c.kind = "http GET miss";
       c.expect_status = 404;
     } else if (pick < 88) {
-      std::string body = Bytes(c.rng(), 1024 + c.rng() % (15 << 10));
+      std::string body = SeededBytes(c.rng(), 1024 + c.rng() % (15 << 10));
       req = "PUT /cas/" + ShaHex(body) +
             " HTTP/1.1\r\nHost: l\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
             body;
       c.kind = "http PUT /cas";
       c.expect_status = 201;
     } else if (pick < 94 || c.acs.empty()) {
-      std::string key = ShaHex(Bytes(c.rng(), 8));
-      std::string value = "v:" + Bytes(c.rng(), 100 + c.rng() % 2000);
+      std::string key = ShaHex(SeededBytes(c.rng(), 8));
+      std::string value = "v:" + SeededBytes(c.rng(), 100 + c.rng() % 2000);
       req = "PUT /ac/" + key +
             " HTTP/1.1\r\nHost: l\r\nContent-Length: " + std::to_string(value.size()) + "\r\n\r\n" +
             value;
@@ -479,13 +466,13 @@ TEST(LoadTest, ThousandConnectionsMixedTrafficWithSlowClients) {
     std::mt19937_64 rng(42);
     for (int i = 0; i < 200; i++) {
       size_t size = i % 10 == 0 ? (64 << 10) + rng() % (192 << 10) : 100 + rng() % (16 << 10);
-      corpus.blobs.push_back(Bytes(1000 + static_cast<uint64_t>(i), size));
+      corpus.blobs.push_back(SeededBytes(1000 + static_cast<uint64_t>(i), size));
       corpus.hex.push_back(ShaHex(corpus.blobs.back()));
       auto r = http.Request("PUT", "/cas/" + corpus.hex.back(), corpus.blobs.back());
       ASSERT_TRUE(r.status == 201 || r.status == 204) << r.status << r.error;
     }
   }
-  const std::string big = Bytes(7, 32 << 20);
+  const std::string big = SeededBytes(7, 32 << 20);
   const std::string big_hex = ShaHex(big);
   {
     testing::HttpConn http(port, 60000);
@@ -565,7 +552,7 @@ TEST(LoadTest, ThousandConnectionsMixedTrafficWithSlowClients) {
         } else {
           v2::BatchUpdateBlobsRequest req;
           for (int k = 0; k < 4; k++) {
-            std::string b = Bytes(rng(), 512 + rng() % 8192);
+            std::string b = SeededBytes(rng(), 512 + rng() % 8192);
             auto* r = req.add_requests();
             r->mutable_digest()->set_hash(ShaHex(b));
             r->mutable_digest()->set_size_bytes(static_cast<int64_t>(b.size()));
