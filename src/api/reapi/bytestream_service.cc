@@ -191,6 +191,7 @@ grpc::Status ByteStreamService::Write(grpc::ServerContext* context,
   }
 
   // Every byte of the blob goes to the verifying CAS writer and to the spool.
+  // (Uncompressed messages are handed to the spool whole, below, without a copy.)
   auto sink = [&](std::span<const uint8_t> bytes) -> Status {
     RETURN_IF_ERROR(blob.Append(bytes));
     return up.Append(bytes);
@@ -225,10 +226,15 @@ grpc::Status ByteStreamService::Write(grpc::ServerContext* context,
                                           " (the first offset plus the bytes sent since)"),
                   false);
     }
-    const std::string& data = req.data();
-    st = compressed ? decoder->Feed(Bytes(data), sink) : sink(Bytes(data));
+    const auto sent = static_cast<int64_t>(req.data().size());
+    if (compressed) {
+      st = decoder->Feed(Bytes(req.data()), sink);
+    } else {
+      st = blob.Append(Bytes(req.data()));
+      if (st.ok()) st = up.Append(std::move(*req.mutable_data()));
+    }
     if (!st.ok()) return fail(st, st.code() == StatusCode::kInvalidArgument);
-    next_offset += static_cast<int64_t>(data.size());
+    next_offset += sent;
     if (req.finish_write()) {
       finished = true;
       break;
