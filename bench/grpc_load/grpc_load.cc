@@ -77,6 +77,9 @@ Options (defaults):
 When the new blobs run out, the measured phase ends early for every thread
 (the report says "exhausted"), so every upload measured is of a new blob.
   --instance NAME           REAPI instance name (default: empty)
+  --digest-function sha256  REAPI digest function, sha256 or blake3 (zako is
+                            always BLAKE3, HTTP always SHA-256); blake3 makes
+                            the server hash as much as for zako
   --http-prefix /cas/       --api http: PUT/GET {prefix}{sha256 hex} on
                             --server HOST:PORT (upload and download only)
   --preload-to HOST:PORT    --api http: preload into this server (a proxy's
@@ -89,6 +92,7 @@ Exit status: 0 success, 1 an operation failed, 2 bad usage.
 
 struct Options {
   std::string api, op, server = "127.0.0.1:9092", instance, http_prefix = "/cas/", preload_to;
+  std::string digest_function = "sha256";
   uint64_t concurrency = 16, duration = 10, max_ops = UINT64_MAX;
   uint64_t size = 4096, batch = 32, digests = 10000, set = 4096, seed = 1;
   uint64_t large_size = 4 << 20, large_set = 8, large_pct = 2, write_pct = 10;
@@ -151,6 +155,7 @@ Result<Options> ParseOptions(std::map<std::string, std::string> flags) {
   take_str("instance", &o.instance);
   take_str("http-prefix", &o.http_prefix);
   take_str("preload-to", &o.preload_to);
+  take_str("digest-function", &o.digest_function);
   RETURN_IF_ERROR(TakeNumber(flags, "concurrency", &o.concurrency, false, 1));
   RETURN_IF_ERROR(TakeNumber(flags, "duration", &o.duration, false, 1));
   RETURN_IF_ERROR(TakeNumber(flags, "max-ops", &o.max_ops, false, 1));
@@ -168,6 +173,13 @@ Result<Options> ParseOptions(std::map<std::string, std::string> flags) {
   if (!flags.empty()) return Status::InvalidArgument("unknown flag --" + flags.begin()->first);
   if (o.api != "reapi" && o.api != "zako" && o.api != "http") {
     return Status::InvalidArgument("--api must be 'reapi', 'zako' or 'http', got '" + o.api + "'");
+  }
+  if (o.digest_function != "sha256" && o.digest_function != "blake3") {
+    return Status::InvalidArgument("--digest-function must be 'sha256' or 'blake3', got '" +
+                                   o.digest_function + "'");
+  }
+  if (o.digest_function == "blake3" && o.api != "reapi") {
+    return Status::InvalidArgument("--digest-function blake3 is for --api reapi only");
   }
   if (!o.preload_to.empty() && o.api != "http") {
     return Status::InvalidArgument("--preload-to is for --api http only");
@@ -212,7 +224,10 @@ class Api {
 
 class ReapiApi : public Api {
  public:
-  ReapiApi(const Options& o) : instance_(o.instance) {
+  ReapiApi(const Options& o)
+      : instance_(o.instance),
+        blake3_(o.digest_function == "blake3"),
+        function_(blake3_ ? v2::DigestFunction::BLAKE3 : v2::DigestFunction::SHA256) {
     // As many TCP connections as the zako client opens for Transport (one per
     // thread, at most 8), so neither protocol is limited by one connection.
     size_t n = std::min<uint64_t>(o.concurrency, 8);
@@ -231,7 +246,7 @@ class ReapiApi : public Api {
   Status Exists(const std::vector<Digest>& digests) override {
     v2::FindMissingBlobsRequest req;
     req.set_instance_name(instance_);
-    req.set_digest_function(v2::DigestFunction::SHA256);
+    req.set_digest_function(function_);
     for (const auto& d : digests) *req.add_blob_digests() = Proto(d);
     v2::FindMissingBlobsResponse resp;
     grpc::ClientContext ctx;
@@ -252,7 +267,7 @@ class ReapiApi : public Api {
     }
     v2::BatchUpdateBlobsRequest req;
     req.set_instance_name(instance_);
-    req.set_digest_function(v2::DigestFunction::SHA256);
+    req.set_digest_function(function_);
     for (const auto& [d, bytes] : blobs) {
       auto* r = req.add_requests();
       *r->mutable_digest() = Proto(d);
@@ -277,7 +292,7 @@ class ReapiApi : public Api {
     }
     v2::BatchReadBlobsRequest req;
     req.set_instance_name(instance_);
-    req.set_digest_function(v2::DigestFunction::SHA256);
+    req.set_digest_function(function_);
     for (const auto& d : digests) *req.add_digests() = Proto(d);
     v2::BatchReadBlobsResponse resp;
     grpc::ClientContext ctx;
@@ -322,7 +337,8 @@ class ReapiApi : public Api {
     bs::WriteResponse resp;
     auto w = bytestream_[Next()]->Write(&ctx, &resp);
     bs::WriteRequest req;
-    req.set_resource_name(Prefix() + "uploads/" + RandomUuid(rng) + "/blobs/" + d.hex() + "/" +
+    req.set_resource_name(Prefix() + "uploads/" + RandomUuid(rng) + "/blobs/" +
+                          (blake3_ ? "blake3/" : "") + d.hex() + "/" +
                           std::to_string(d.size_bytes()));
     for (size_t off = 0; off < bytes.size(); off += kChunk) {
       size_t n = std::min(kChunk, bytes.size() - off);
@@ -345,7 +361,8 @@ class ReapiApi : public Api {
     grpc::ClientContext ctx;
     Deadline(ctx);
     bs::ReadRequest req;
-    req.set_resource_name(Prefix() + "blobs/" + d.hex() + "/" + std::to_string(d.size_bytes()));
+    req.set_resource_name(Prefix() + "blobs/" + (blake3_ ? "blake3/" : "") + d.hex() + "/" +
+                          std::to_string(d.size_bytes()));
     auto r = bytestream_[Next()]->Read(&ctx, req);
     bs::ReadResponse resp;
     uint64_t got = 0;
@@ -356,6 +373,8 @@ class ReapiApi : public Api {
   }
 
   std::string instance_;
+  bool blake3_;
+  v2::DigestFunction::Value function_;
   std::vector<std::unique_ptr<v2::ContentAddressableStorage::Stub>> cas_;
   std::vector<std::unique_ptr<bs::ByteStream::Stub>> bytestream_;
   std::atomic<size_t> next_{0};
@@ -604,7 +623,9 @@ int Run(const Options& o) {
     std::cerr << "cycas-load: " << st.ToString() << "\n";
     return 1;
   };
-  const DigestFunction fn = o.api == "zako" ? DigestFunction::kBlake3 : DigestFunction::kSha256;
+  const DigestFunction fn = o.api == "zako" || o.digest_function == "blake3"
+                                ? DigestFunction::kBlake3
+                                : DigestFunction::kSha256;
   std::unique_ptr<Api> api;
   if (o.api == "reapi") {
     api = std::make_unique<ReapiApi>(o);

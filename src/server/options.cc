@@ -194,6 +194,10 @@ std::vector<OptionSpec> ServerOptionSpecs() {
       {"reapi.upload_spool_max", T::kBytes, "4GiB",
        "Disk space all kept partial uploads may use together (oldest removed first); an "
        "upload larger than this is resumable only from the beginning."},
+      {"reapi.upload_memory", T::kBytes, "512MiB",
+       "Memory all ByteStream uploads in progress may use together for the copy of their "
+       "bytes that makes them resumable; beyond it, uploads write that copy to "
+       "<server.data_dir>/uploads/ as they arrive (slower). 0: always to the files."},
       {"reapi.zstd_level", T::kInt, "1",
        "zstd level (1-19) for compressed-blobs reads and compressed BatchReadBlobs responses."},
       {"http.listen", T::kString, "127.0.0.1:8080",

@@ -2,9 +2,8 @@
 
 #include <algorithm>
 
-#include "api/grpc_auth.h"
 #include "api/grpc_status.h"
-#include "api/reapi/digest_functions.h"
+#include "api/reapi/call_admission.h"
 
 namespace cycas::api::reapi {
 
@@ -50,52 +49,45 @@ void ActionCacheService::Inline(const v2::GetActionResultRequest& request, Diges
 grpc::Status ActionCacheService::GetActionResult(grpc::ServerContext* context,
                                                  const v2::GetActionResultRequest* request,
                                                  v2::ActionResult* response) {
-  if (auto a = AuthorizeCall(options_->authenticator, *context, auth::Access::kRead,
-                             request->instance_name());
+  Admitted call;
+  if (auto a = AdmitCall(*options_, *context, auth::Access::kRead,
+                         CallTarget(request->instance_name(), request->digest_function())
+                             .About(request->action_digest(), "action_digest"),
+                         &call);
       !a.ok()) {
     return a;
   }
-  Status st = options_->instances.Check(request->instance_name());
-  if (!st.ok()) return ToGrpcStatus(st);
-  auto fn = ResolveDigestFunction(request->digest_function(), request->action_digest().hash());
-  if (!fn.ok()) return ToGrpcStatus(fn.status());
-  auto action = DigestFromProto(request->action_digest(), *fn, "action_digest");
-  if (!action.ok()) return ToGrpcStatus(action.status());
   // NOT_FOUND both for a miss and for a result whose blobs are gone.
-  auto result = cache_->Get(request->instance_name(), *action);
+  auto result = cache_->Get(request->instance_name(), *call.digest);
   if (!result.ok()) return ToGrpcStatus(result.status());
   *response = std::move(*result);
-  Inline(*request, *fn, response);
+  Inline(*request, call.digest_function, response);
   return grpc::Status::OK;
 }
 
 grpc::Status ActionCacheService::UpdateActionResult(grpc::ServerContext* context,
                                                     const v2::UpdateActionResultRequest* request,
                                                     v2::ActionResult* response) {
-  if (auto a = AuthorizeCall(options_->authenticator, *context, auth::Access::kWrite,
-                             request->instance_name());
-      !a.ok()) {
+  CallTarget target(request->instance_name(), request->digest_function());
+  target.About(request->action_digest(), "action_digest");
+  if (!options_->action_cache_update_enabled) {
+    target.refusal = Status(StatusCode::kPermissionDenied,
+                            "this server does not accept action cache updates "
+                            "(reapi.action_cache_update = false)");
+  }
+  Admitted call;
+  if (auto a = AdmitCall(*options_, *context, auth::Access::kWrite, target, &call); !a.ok()) {
     return a;
   }
-  if (!options_->action_cache_update_enabled) {
-    return ToGrpcStatus(Status(StatusCode::kPermissionDenied,
-                               "this server does not accept action cache updates "
-                               "(reapi.action_cache_update = false)"));
-  }
-  Status st = options_->instances.Check(request->instance_name());
-  if (!st.ok()) return ToGrpcStatus(st);
-  auto fn = ResolveDigestFunction(request->digest_function(), request->action_digest().hash());
-  if (!fn.ok()) return ToGrpcStatus(fn.status());
-  auto action = DigestFromProto(request->action_digest(), *fn, "action_digest");
-  if (!action.ok()) return ToGrpcStatus(action.status());
+  const DigestFunction fn = call.digest_function;
   const v2::ActionResult& result = request->action_result();
-  st = ActionCache::Validate(result, *fn);
+  Status st = ActionCache::Validate(result, fn);
   if (!st.ok()) return ToGrpcStatus(st.WithContext("action_result"));
   if (options_->action_cache_require_complete) {
     constexpr size_t kListed = 20;
     // Through the action cache's view of the CAS: with an S3 tier, a blob S3
     // cannot be asked about is UNAVAILABLE here, never reported missing.
-    auto missing = cache_->MissingBlobs(result, *fn, kListed);
+    auto missing = cache_->MissingBlobs(result, fn, kListed);
     if (!missing.ok()) return ToGrpcStatus(missing.status().WithContext("action_result"));
     if (!missing->empty()) {
       std::string msg = "action_result references blobs the CAS does not have; upload them first:";
@@ -103,7 +95,7 @@ grpc::Status ActionCacheService::UpdateActionResult(grpc::ServerContext* context
       return ToGrpcStatus(Status::FailedPrecondition(msg));
     }
   }
-  st = cache_->Put(request->instance_name(), *action, result);
+  st = cache_->Put(request->instance_name(), *call.digest, result);
   if (!st.ok()) return ToGrpcStatus(st);
   *response = result;
   return grpc::Status::OK;

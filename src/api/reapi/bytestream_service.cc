@@ -4,6 +4,7 @@
 
 #include "api/grpc_auth.h"
 #include "api/grpc_status.h"
+#include "api/reapi/call_admission.h"
 #include "api/reapi/resource_name.h"
 #include "api/reapi/zstd_codec.h"
 #include "util/log.h"
@@ -32,9 +33,9 @@ grpc::Status ByteStreamService::Read(grpc::ServerContext* context, const bs::Rea
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   auto res = ParseReadResourceName(request->resource_name());
   if (!res.ok()) return ToGrpcStatus(res.status());
-  if (auto a = PermitCall(*caller, auth::Access::kRead, res->instance); !a.ok()) return a;
-  Status st = options_->instances.Check(res->instance);
-  if (!st.ok()) return ToGrpcStatus(st);
+  if (auto a = AdmitInstance(*options_, *caller, auth::Access::kRead, res->instance); !a.ok()) {
+    return a;
+  }
   const bool compressed = res->compressor == Compressor::kZstd;
   if (request->read_offset() < 0) {
     return ToGrpcStatus(Status::OutOfRange("read_offset must be >= 0, got " +
@@ -49,6 +50,7 @@ grpc::Status ByteStreamService::Read(grpc::ServerContext* context, const bs::Rea
         Status::InvalidArgument("read_limit must be 0 for compressed-blobs reads (the spec does "
                                 "not define a compressed range)"));
   }
+  Status st;
   auto reader = cas_->OpenRead(res->digest);
   if (!reader.ok()) {
     if (reader.status().code() == StatusCode::kNotFound) {
@@ -136,11 +138,11 @@ grpc::Status ByteStreamService::Write(grpc::ServerContext* context,
   const std::string resource = req.resource_name();
   auto res = ParseWriteResourceName(resource);
   if (!res.ok()) return ToGrpcStatus(res.status());
-  if (auto a = PermitCall(*caller, auth::Access::kWrite, res->instance); !a.ok()) return a;
-  Status st = options_->instances.Check(res->instance);
-  if (!st.ok()) return ToGrpcStatus(st);
+  if (auto a = AdmitInstance(*options_, *caller, auth::Access::kWrite, res->instance); !a.ok()) {
+    return a;
+  }
   const Digest digest = res->digest;
-  st = cas_->CheckDigest(digest);
+  Status st = cas_->CheckDigest(digest);
   if (!st.ok()) return ToGrpcStatus(st);
   const bool compressed = res->compressor == Compressor::kZstd;
   const std::string key = res->UploadKey();
@@ -191,6 +193,7 @@ grpc::Status ByteStreamService::Write(grpc::ServerContext* context,
   }
 
   // Every byte of the blob goes to the verifying CAS writer and to the spool.
+  // (Uncompressed messages are handed to the spool whole, below, without a copy.)
   auto sink = [&](std::span<const uint8_t> bytes) -> Status {
     RETURN_IF_ERROR(blob.Append(bytes));
     return up.Append(bytes);
@@ -225,10 +228,15 @@ grpc::Status ByteStreamService::Write(grpc::ServerContext* context,
                                           " (the first offset plus the bytes sent since)"),
                   false);
     }
-    const std::string& data = req.data();
-    st = compressed ? decoder->Feed(Bytes(data), sink) : sink(Bytes(data));
+    const auto sent = static_cast<int64_t>(req.data().size());
+    if (compressed) {
+      st = decoder->Feed(Bytes(req.data()), sink);
+    } else {
+      st = blob.Append(Bytes(req.data()));
+      if (st.ok()) st = up.Append(std::move(*req.mutable_data()));
+    }
     if (!st.ok()) return fail(st, st.code() == StatusCode::kInvalidArgument);
-    next_offset += static_cast<int64_t>(data.size());
+    next_offset += sent;
     if (req.finish_write()) {
       finished = true;
       break;
@@ -270,10 +278,10 @@ grpc::Status ByteStreamService::QueryWriteStatus(grpc::ServerContext* context,
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   auto res = ParseWriteResourceName(request->resource_name());
   if (!res.ok()) return ToGrpcStatus(res.status());
-  if (auto a = PermitCall(*caller, auth::Access::kWrite, res->instance); !a.ok()) return a;
-  Status st = options_->instances.Check(res->instance);
-  if (!st.ok()) return ToGrpcStatus(st);
-  st = cas_->CheckDigest(res->digest);
+  if (auto a = AdmitInstance(*options_, *caller, auth::Access::kWrite, res->instance); !a.ok()) {
+    return a;
+  }
+  Status st = cas_->CheckDigest(res->digest);
   if (!st.ok()) return ToGrpcStatus(st);
   auto present = cas_->Contains(res->digest);
   if (!present.ok()) return ToGrpcStatus(present.status());

@@ -51,6 +51,7 @@ Result<ReapiOptions> ReapiOptionsFromConfig(const Config& config) {
   o.uploads.dir = config.GetString("server.data_dir") + "/uploads";
   o.uploads.retention = config.GetDuration("reapi.upload_retention");
   o.uploads.max_bytes = config.GetBytes("reapi.upload_spool_max");
+  o.uploads.memory_bytes = config.GetBytes("reapi.upload_memory");
   int64_t threads = config.GetInt("negotiate.io_parallelism");
   if (threads < 0) return Status::InvalidArgument("negotiate.io_parallelism must not be negative");
   o.check_threads = static_cast<size_t>(threads);

@@ -1,7 +1,9 @@
 #include "api/reapi/upload_spool.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -41,6 +43,33 @@ Status SyncDir(const std::string& dir) {
   int err = errno;
   ::close(fd);
   if (rc != 0) return Status::IoError("upload spool: fsync " + dir, err);
+  return Status::Ok();
+}
+
+// Writes `pieces` back to back at `offset`, as few calls as IOV_MAX allows.
+Status WritePieces(int fd, uint64_t offset, const std::vector<std::string>& pieces,
+                   const std::string& path) {
+  std::vector<iovec> iov;
+  iov.reserve(std::min<size_t>(pieces.size(), IOV_MAX));
+  size_t next = 0;  // first piece not yet in `iov`
+  while (next < pieces.size() || !iov.empty()) {
+    while (next < pieces.size() && iov.size() < IOV_MAX) {
+      iov.push_back({const_cast<char*>(pieces[next].data()), pieces[next].size()});
+      next++;
+    }
+    ssize_t w = ::pwritev(fd, iov.data(), static_cast<int>(iov.size()), static_cast<off_t>(offset));
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return Status::IoError("upload spool: write " + path, w < 0 ? errno : EIO);
+    offset += static_cast<uint64_t>(w);
+    auto left = static_cast<size_t>(w);
+    size_t done = 0;
+    while (done < iov.size() && left >= iov[done].iov_len) left -= iov[done++].iov_len;
+    iov.erase(iov.begin(), iov.begin() + static_cast<std::ptrdiff_t>(done));
+    if (left > 0) {  // a short write stopped inside iov[0]
+      iov[0].iov_base = static_cast<char*>(iov[0].iov_base) + left;
+      iov[0].iov_len -= left;
+    }
+  }
   return Status::Ok();
 }
 
@@ -87,13 +116,20 @@ Status UploadSpool::Upload::WaitFlush() {
   return flush_->error;
 }
 
+void UploadSpool::Upload::DropHeld() {
+  held_.clear();
+  held_bytes_ = 0;
+  if (reserved_ > 0) spool_->ReleaseMemory(reserved_);
+  reserved_ = 0;
+}
+
 Status UploadSpool::Upload::Reset() {
   CloseFile();
   if (base_ > 0 || in_file_ > 0) spool_->RemoveFiles(id_);
   base_ = 0;
   pending_ = 0;
   in_file_ = 0;
-  buffer_.clear();
+  DropHeld();
   live_->store(0, std::memory_order_relaxed);
   return Status::Ok();
 }
@@ -151,47 +187,55 @@ Status UploadSpool::Upload::EnsureFile() {
 }
 
 Status UploadSpool::Upload::Flush(bool wait) {
-  if (buffer_.empty()) return wait ? WaitFlush() : Status::Ok();
+  if (held_.empty()) return wait ? WaitFlush() : Status::Ok();
   RETURN_IF_ERROR(EnsureFile());
-  std::string data;
   {
     std::unique_lock lk(flush_->mu);
     flush_->cv.wait(lk, [&] { return !flush_->busy; });
     if (!flush_->error.ok()) return flush_->error;
     flush_->busy = true;
-    data = std::move(flush_->spare);
   }
-  // The full buffer goes to the writer; the written one comes back as the next buffer.
-  data.clear();
-  std::swap(buffer_, data);
   uint64_t offset = in_file_;
-  in_file_ += data.size();
-  spool_->Submit({fd_, offset, std::move(data), flush_, spool_->PathOf(id_, ".data")});
+  in_file_ += held_bytes_;
+  // The writer frees the pieces, and returns their memory share, once they are written.
+  spool_->Submit({fd_, offset, std::move(held_), reserved_, flush_, spool_->PathOf(id_, ".data")});
+  held_.clear();
+  held_bytes_ = 0;
+  reserved_ = 0;
   return wait ? WaitFlush() : Status::Ok();
 }
 
 Status UploadSpool::Upload::Append(std::span<const uint8_t> data) {
-  pending_ += data.size();
+  return Append(std::string(reinterpret_cast<const char*>(data.data()), data.size()));
+}
+
+Status UploadSpool::Upload::Append(std::string&& data) {
+  const uint64_t n = data.size();
+  pending_ += n;
   live_->store(size(), std::memory_order_relaxed);
-  if (!keeping_) return Status::Ok();
+  if (!keeping_ || n == 0) return Status::Ok();
   if (size() > spool_->options_.max_bytes) {
     // Too large to keep: this upload can only be restarted from 0.
     keeping_ = false;
-    buffer_.clear();
-    buffer_.shrink_to_fit();
+    DropHeld();
     CloseFile();
     spool_->RemoveFiles(id_);
     return Status::Ok();
   }
-  buffer_.append(reinterpret_cast<const char*>(data.data()), data.size());
-  if (buffer_.size() >= spool_->options_.buffer_bytes) {
+  // Once the budget refuses an upload it stays with its file: going back to
+  // memory would gain little and make the budget's users flap.
+  if (!spilled_ && !spool_->ReserveMemory(n)) spilled_ = true;
+  if (!spilled_) reserved_ += n;
+  held_.push_back(std::move(data));
+  held_bytes_ += n;
+  if (spilled_ && held_bytes_ >= spool_->options_.buffer_bytes) {
     Status st = Flush(/*wait=*/false);
     if (!st.ok()) {
       // The spool is a convenience: failing to keep a copy must not fail the upload.
       LOG(kWarn, "upload spool: cannot keep a copy; upload not resumable")
           .kv("error", st.ToString());
       keeping_ = false;
-      buffer_.clear();
+      DropHeld();
       CloseFile();
       spool_->RemoveFiles(id_);
     }
@@ -203,6 +247,7 @@ Status UploadSpool::Upload::Persist() {
   if (finished_) return Status::Ok();
   finished_ = true;
   if (!keeping_ || size() == 0) {
+    DropHeld();
     CloseFile();
     spool_->RemoveFiles(id_);
     spool_->Release(key_, std::nullopt);
@@ -213,6 +258,7 @@ Status UploadSpool::Upload::Persist() {
     st = Status::IoError("upload spool: fdatasync " + spool_->PathOf(id_, ".data"), errno);
   }
   if (st.ok()) st = spool_->WriteMeta(id_, key_, digest_, size());
+  DropHeld();  // left over only when handing them to the writer failed
   CloseFile();
   if (!st.ok()) {
     spool_->RemoveFiles(id_);
@@ -227,6 +273,7 @@ Status UploadSpool::Upload::Persist() {
 void UploadSpool::Upload::Discard() {
   if (finished_) return;
   finished_ = true;
+  DropHeld();
   CloseFile();
   spool_->RemoveFiles(id_);
   spool_->Release(key_, std::nullopt);
@@ -276,6 +323,18 @@ void UploadSpool::Submit(WriteJob job) {
   jobs_cv_.notify_one();
 }
 
+bool UploadSpool::ReserveMemory(uint64_t n) {
+  uint64_t used = memory_used_.load(std::memory_order_relaxed);
+  do {
+    if (n > options_.memory_bytes || used > options_.memory_bytes - n) return false;
+  } while (!memory_used_.compare_exchange_weak(used, used + n, std::memory_order_relaxed));
+  return true;
+}
+
+void UploadSpool::ReleaseMemory(uint64_t n) {
+  memory_used_.fetch_sub(n, std::memory_order_relaxed);
+}
+
 void UploadSpool::WriterLoop() {
   while (true) {
     WriteJob job;
@@ -286,24 +345,12 @@ void UploadSpool::WriterLoop() {
       job = std::move(jobs_.front());
       jobs_.pop_front();
     }
-    Status st;
-    const char* p = job.data.data();
-    size_t n = job.data.size();
-    uint64_t off = job.offset;
-    while (n > 0 && st.ok()) {
-      ssize_t w = ::pwrite(job.fd, p, n, static_cast<off_t>(off));
-      if (w < 0) {
-        if (errno != EINTR) st = Status::IoError("upload spool: write " + job.path, errno);
-        continue;
-      }
-      p += w;
-      n -= static_cast<size_t>(w);
-      off += static_cast<uint64_t>(w);
-    }
+    Status st = WritePieces(job.fd, job.offset, job.pieces, job.path);
+    job.pieces.clear();
+    if (job.reserved > 0) ReleaseMemory(job.reserved);
     {
       std::lock_guard lk(job.state->mu);
       if (!st.ok() && job.state->error.ok()) job.state->error = st;
-      job.state->spare = std::move(job.data);
       job.state->busy = false;
     }
     job.state->cv.notify_all();

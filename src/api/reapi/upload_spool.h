@@ -9,13 +9,20 @@
 // with that `write_offset` replays the prefix into a new CAS writer and carries
 // on — in the same process or after a restart, within the retention time.
 //
-// The copy costs almost nothing for the common case: the first `buffer_bytes`
-// of an upload stay in memory and reach a file only if the upload is longer or
-// breaks, so small blobs that upload in one go never touch the spool's disk.
-// Longer uploads are written to the file in `buffer_bytes` pieces, without
-// syncing, by the spool's writer thread (the stream's thread only hands a full
-// buffer over and goes on); the file is synced only when the stream breaks. A spool that reaches
-// `max_bytes` stops being kept (that upload is then resumable only from 0).
+// The copy costs almost nothing for the common case. While all live uploads
+// together hold at most `memory_bytes`, an upload's copy is the received
+// messages themselves (moved out of the requests, not copied), dropped when
+// the blob is committed: uploads that finish in one go never touch the
+// spool's disk. (Writing every upload through its file as it arrived cost each
+// byte a second pass through the page cache — a copy, ext4 allocation,
+// write-back competing with the store's own writes, truncation at unlink — and
+// halved ByteStream write throughput.) An upload that would go beyond the
+// budget spills: what it holds and all that follows goes to its file in
+// `buffer_bytes` pieces, unsynced, on the spool's writer thread (the stream's
+// thread only hands pieces over). Held or spilled, a broken stream's prefix is
+// written out and fdatasync'ed before it is reported, and is only ever resumed
+// from the file. A spool that reaches `max_bytes` stops being kept (that
+// upload is then resumable only from 0).
 //
 // Files live in one directory (server.data_dir/uploads/): per upload
 // `<id>.data` (the prefix) and `<id>.meta` (format below), where <id> is the
@@ -46,6 +53,7 @@
 #include <span>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "cas/blob_store.h"
 #include "digest/digest.h"
@@ -59,7 +67,6 @@ struct FlushState {
   std::condition_variable cv;
   bool busy = false;  // a buffer is being written
   Status error;       // the first write error
-  std::string spare;  // the written buffer, handed back for reuse
 };
 
 class UploadSpool {
@@ -73,7 +80,10 @@ class UploadSpool {
     uint64_t max_bytes = uint64_t{4} << 30;
     // Most kept prefixes at once (oldest removed first beyond it).
     size_t max_uploads = 10000;
-    // Bytes of an upload held in memory before the spool file is written.
+    // Bytes all live uploads may hold in memory together; an upload that
+    // would go beyond writes its copy to its spool file instead.
+    uint64_t memory_bytes = uint64_t{512} << 20;
+    // Bytes per write to a spool file once an upload has spilled.
     size_t buffer_bytes = size_t{1} << 20;
   };
 
@@ -97,8 +107,10 @@ class UploadSpool {
     Status TruncateTo(uint64_t size);
     // Streams the kept prefix into `writer` (a new CAS writer for the blob).
     Status ReplayTo(BlobWriter& writer);
-    // Keeps a copy of the next bytes of the blob.
+    // Keeps a copy of the next bytes of the blob. The string overload takes
+    // the bytes over, so a received message is kept without copying it.
     Status Append(std::span<const uint8_t> data);
+    Status Append(std::string&& data);
     // The stream ended before finish_write: makes everything received durable
     // and queryable. With retention 0 this forgets the upload instead.
     Status Persist();
@@ -109,9 +121,11 @@ class UploadSpool {
     friend class UploadSpool;
     Upload(UploadSpool* spool, std::string key, std::string id, Digest digest, uint64_t base,
            std::shared_ptr<std::atomic<uint64_t>> live);
-    // Hands the buffer to the spool's writer thread; with `wait`, returns once
-    // everything handed over is in the file (or failed).
+    // Hands the held bytes to the spool's writer thread; with `wait`, returns
+    // once everything handed over is in the file (or failed).
     Status Flush(bool wait);
+    // Forgets the held bytes and returns their share of the memory budget.
+    void DropHeld();
     Status WaitFlush();
     Status EnsureFile();
     void CloseFile();  // waits for the writer thread first
@@ -125,7 +139,11 @@ class UploadSpool {
     uint64_t in_file_ = 0;  // bytes in the .data file (durable or not)
     std::shared_ptr<std::atomic<uint64_t>> live_;  // shared with the spool's entry, for Query
     std::shared_ptr<FlushState> flush_;
-    std::string buffer_;
+    // Bytes received but not yet handed to the writer thread, in order.
+    std::vector<std::string> held_;
+    uint64_t held_bytes_ = 0;
+    uint64_t reserved_ = 0;  // of held_bytes_, counted in the spool's memory budget
+    bool spilled_ = false;   // the budget was full once: the copy goes to the file
     int fd_ = -1;
     bool keeping_ = true;    // false once the prefix outgrew max_bytes
     bool finished_ = false;  // Persist()ed or Discard()ed
@@ -156,6 +174,8 @@ class UploadSpool {
   // Number of kept (not active) prefixes and their total bytes, for tests and status.
   size_t kept_count();
   uint64_t kept_bytes();
+  // Bytes live uploads hold in memory (within Options::memory_bytes).
+  uint64_t memory_used() const { return memory_used_.load(std::memory_order_relaxed); }
 
  private:
   struct Entry {
@@ -184,12 +204,15 @@ class UploadSpool {
   struct WriteJob {
     int fd;
     uint64_t offset;
-    std::string data;
+    std::vector<std::string> pieces;  // written back to back from `offset`
+    uint64_t reserved;                // memory budget returned once written
     std::shared_ptr<FlushState> state;
     std::string path;
   };
   void Submit(WriteJob job);
   void WriterLoop();
+  bool ReserveMemory(uint64_t n);
+  void ReleaseMemory(uint64_t n);
 
   Options options_;
   std::mutex mu_;
@@ -202,6 +225,7 @@ class UploadSpool {
   std::deque<WriteJob> jobs_;
   bool writer_stop_ = false;
   std::thread writer_;
+  std::atomic<uint64_t> memory_used_{0};
 };
 
 }  // namespace cycas::api::reapi

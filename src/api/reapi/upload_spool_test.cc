@@ -38,9 +38,11 @@ class UploadSpoolTest : public ::testing::Test {
 
   std::unique_ptr<UploadSpool> Open(std::chrono::milliseconds retention = std::chrono::hours(1),
                                     uint64_t max_bytes = 1 << 30, size_t buffer = 1024,
-                                    size_t max_uploads = 10000) {
+                                    size_t max_uploads = 10000,
+                                    uint64_t memory = uint64_t{512} << 20) {
     UploadSpool::Options o;
     o.max_uploads = max_uploads;
+    o.memory_bytes = memory;
     o.dir = dir_ + "/uploads";
     o.retention = retention;
     o.max_bytes = max_bytes;
@@ -75,6 +77,57 @@ TEST_F(UploadSpoolTest, SmallFinishedUploadNeverTouchesDisk) {
   EXPECT_EQ(FileCount(), 0u);
   (*up)->Discard();
   EXPECT_EQ(spool->Query(key_).status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(UploadSpoolTest, UploadBeyondTheMemoryBudgetSpillsToItsFileAndKeepsEveryByte) {
+  auto spool = Open(std::chrono::hours(1), 1 << 30, 1024, 10000, /*memory=*/5000);
+  auto held = spool->Acquire(key_ + "held", digest_);
+  ASSERT_TRUE(held.ok());
+  ASSERT_TRUE((*held)->Append(Bytes(blob_.substr(0, 3000))).ok());
+  EXPECT_EQ(spool->memory_used(), 3000u);
+  EXPECT_EQ(FileCount(), 0u);
+  {
+    auto up = spool->Acquire(key_, digest_);
+    ASSERT_TRUE(up.ok());
+    ASSERT_TRUE((*up)->Append(Bytes(blob_.substr(0, 1500))).ok());
+    EXPECT_EQ(FileCount(), 0u);  // within the budget: held in memory
+    ASSERT_TRUE((*up)->Append(Bytes(blob_.substr(1500, 1500))).ok());
+    EXPECT_EQ(FileCount(), 1u);  // over it: written to its file as it arrives
+    ASSERT_TRUE((*up)->Append(Bytes(blob_.substr(3000, 4000))).ok());
+    ASSERT_TRUE((*up)->Persist().ok());
+  }
+  EXPECT_EQ(spool->memory_used(), 3000u);  // only what the other upload holds
+  (*held)->Discard();
+  EXPECT_EQ(spool->memory_used(), 0u);
+  auto up = spool->Acquire(key_, digest_);
+  ASSERT_TRUE(up.ok());
+  EXPECT_EQ((*up)->durable_size(), 7000u);
+  StringWriter w;
+  ASSERT_TRUE((*up)->ReplayTo(w).ok());
+  EXPECT_EQ(w.bytes, blob_.substr(0, 7000));
+}
+
+TEST_F(UploadSpoolTest, BrokenStreamHeldInMemoryIsWrittenOutWhole) {
+  {
+    auto spool = Open(std::chrono::hours(1), 1 << 30, 1024);
+    auto up = spool->Acquire(key_, digest_);
+    ASSERT_TRUE(up.ok());
+    for (size_t off = 0; off < 15000; off += 100) {
+      std::string piece = blob_.substr(off, 100);
+      ASSERT_TRUE((*up)->Append(std::move(piece)).ok());
+    }
+    EXPECT_EQ(FileCount(), 0u);
+    EXPECT_EQ(spool->memory_used(), 15000u);
+    ASSERT_TRUE((*up)->Persist().ok());
+    EXPECT_EQ(spool->memory_used(), 0u);
+  }
+  auto spool = Open();  // as after a restart
+  auto up = spool->Acquire(key_, digest_);
+  ASSERT_TRUE(up.ok());
+  EXPECT_EQ((*up)->durable_size(), 15000u);
+  StringWriter w;
+  ASSERT_TRUE((*up)->ReplayTo(w).ok());
+  EXPECT_EQ(w.bytes, blob_.substr(0, 15000));
 }
 
 TEST_F(UploadSpoolTest, SecondStreamOnTheSameUploadIsUnavailable) {
