@@ -58,6 +58,18 @@ class BlobStore {
   virtual ~BlobStore() = default;
 
   virtual Result<bool> Contains(const Digest& digest) = 0;
+  // Contains() of many digests: present[i] = 1 if digests[i] is stored (the
+  // spans have the same length). One call lets a store overlap the lookups
+  // (the engine prefetches its directory) instead of waiting on each in turn;
+  // the default asks one at a time. On an error `present` is unspecified and
+  // callers that must name the digest at fault ask one at a time.
+  virtual Status ContainsMany(std::span<const Digest> digests, std::span<uint8_t> present) {
+    for (size_t i = 0; i < digests.size(); i++) {
+      ASSIGN_OR_RETURN(bool found, Contains(digests[i]));
+      present[i] = found ? 1 : 0;
+    }
+    return Status::Ok();
+  }
   // NOT_FOUND when absent.
   virtual Result<std::unique_ptr<BlobReader>> OpenRead(const Digest& digest) = 0;
   // ALREADY_EXISTS when the blob is already stored.

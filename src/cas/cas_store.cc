@@ -19,7 +19,9 @@ VerifyingWriter::VerifyingWriter(Digest digest, std::unique_ptr<BlobWriter> inne
       owner_(owner),
       hasher_(std::make_unique<HasherBox>(digest.function())) {}
 
-VerifyingWriter::~VerifyingWriter() { Abort(); }
+VerifyingWriter::~VerifyingWriter() {
+  Abort();
+}
 
 Status VerifyingWriter::Append(std::span<const uint8_t> data) {
   if (done_) return Status::FailedPrecondition("upload already finished");
@@ -86,6 +88,15 @@ Result<bool> CasStore::Contains(const Digest& digest) {
   return blobs_->Contains(digest);
 }
 
+Status CasStore::ContainsMany(std::span<const Digest> digests, std::span<uint8_t> present) {
+  for (const Digest& d : digests) RETURN_IF_ERROR(CheckDigest(d));
+  RETURN_IF_ERROR(blobs_->ContainsMany(digests, present));
+  for (size_t i = 0; i < digests.size(); i++) {
+    if (digests[i].IsEmptyBlob()) present[i] = 1;
+  }
+  return Status::Ok();
+}
+
 Result<std::unique_ptr<BlobReader>> CasStore::OpenRead(const Digest& digest) {
   RETURN_IF_ERROR(CheckDigest(digest));
   if (digest.IsEmptyBlob()) {
@@ -99,8 +110,8 @@ Result<std::unique_ptr<BlobWriter>> CasStore::OpenWrite(const Digest& digest) {
   if (digest.IsEmptyBlob()) return Status::AlreadyExists("the empty blob always exists");
   {
     std::unique_lock lk(mu_);
-    bool free = cv_.wait_for(lk, options_.single_flight_wait,
-                             [&] { return !in_flight_.contains(digest); });
+    bool free =
+        cv_.wait_for(lk, options_.single_flight_wait, [&] { return !in_flight_.contains(digest); });
     if (!free) {
       return Status::Unavailable("another upload of " + digest.ToString() +
                                  " is still in progress; retry later");

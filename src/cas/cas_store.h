@@ -35,6 +35,9 @@ class CasStore {
   Status CheckDigest(const Digest& digest) const;
 
   Result<bool> Contains(const Digest& digest);
+  // Contains() of many digests (BlobStore::ContainsMany). An invalid digest
+  // fails the whole call; ask one at a time to learn which.
+  Status ContainsMany(std::span<const Digest> digests, std::span<uint8_t> present);
   Result<std::unique_ptr<BlobReader>> OpenRead(const Digest& digest);
   // A verifying writer. ALREADY_EXISTS when the blob is present (after waiting
   // for a concurrent upload of the same digest to finish).

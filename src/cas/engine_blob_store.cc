@@ -38,6 +38,14 @@ Result<bool> EngineBlobStore::Contains(const Digest& digest) {
   return engine_->ContainsAndTouch(EngineKeyForBlob(digest));
 }
 
+Status EngineBlobStore::ContainsMany(std::span<const Digest> digests, std::span<uint8_t> present) {
+  std::vector<engine::Key> keys;
+  keys.reserve(digests.size());
+  for (const Digest& d : digests) keys.push_back(EngineKeyForBlob(d));
+  engine_->ContainsAndTouchMany(keys, present);
+  return Status::Ok();
+}
+
 Result<std::unique_ptr<BlobReader>> EngineBlobStore::OpenRead(const Digest& digest) {
   auto r = engine_->OpenRead(EngineKeyForBlob(digest));
   if (!r.ok()) return WithDigest(r.status(), digest);

@@ -33,8 +33,10 @@ class TeeWriter final : public BlobWriter {
   Status Append(std::span<const uint8_t> data) override {
     RETURN_IF_ERROR(local_->Append(data));
     if (keep_) {
-      if (copy_.size() + data.size() > digest_.size_bytes()) keep_ = false;
-      else copy_.append(reinterpret_cast<const char*>(data.data()), data.size());
+      if (copy_.size() + data.size() > digest_.size_bytes())
+        keep_ = false;
+      else
+        copy_.append(reinterpret_cast<const char*>(data.data()), data.size());
     }
     if (remote_ && !remote_->Append(data).ok()) {
       remote_->Abort();
@@ -51,7 +53,9 @@ class TeeWriter final : public BlobWriter {
       // The local copy is durable; a failed write-through is logged, not fatal.
       Status st = remote_->Commit();
       if (!st.ok() && st.code() != StatusCode::kAlreadyExists) {
-        LOG(kWarn, "remote write-through failed").kv("digest", digest_.ToString()).kv("error", st.ToString());
+        LOG(kWarn, "remote write-through failed")
+            .kv("digest", digest_.ToString())
+            .kv("error", st.ToString());
       }
     }
     return Status::Ok();
@@ -89,6 +93,27 @@ Result<bool> TieredBlobStore::Contains(const Digest& digest) {
   ASSIGN_OR_RETURN(bool local, local_->Contains(digest));
   if (local || !remote_) return local;
   return remote_->Contains(digest);
+}
+
+Status TieredBlobStore::ContainsMany(std::span<const Digest> digests, std::span<uint8_t> present) {
+  // The local tier is asked about every digest, RAM hits included, for the
+  // same reason as in Contains(): the disk copy must be touched too.
+  RETURN_IF_ERROR(local_->ContainsMany(digests, present));
+  for (size_t i = 0; i < digests.size(); i++) {
+    if (present[i]) continue;
+    if (ram_) {
+      ASSIGN_OR_RETURN(bool in_ram, ram_->Contains(digests[i]));
+      if (in_ram) {
+        present[i] = 1;
+        continue;
+      }
+    }
+    if (remote_) {
+      ASSIGN_OR_RETURN(bool remote, remote_->Contains(digests[i]));
+      present[i] = remote ? 1 : 0;
+    }
+  }
+  return Status::Ok();
 }
 
 Status TieredBlobStore::FetchFromRemote(const Digest& digest) {
@@ -135,10 +160,12 @@ Result<std::unique_ptr<BlobReader>> TieredBlobStore::OpenRead(const Digest& dige
       LOG(kWarn, "remote fetch failed").kv("digest", digest.ToString()).kv("error", st.ToString());
       // Never a false "absent": the blob may well exist behind a failing remote.
       if (st.code() == StatusCode::kDataLoss) {
-        return Status::NotFound("blob " + digest.ToString() + " not found (the remote's copy is corrupt)");
+        return Status::NotFound("blob " + digest.ToString() +
+                                " not found (the remote's copy is corrupt)");
       }
-      return Status::Unavailable("blob " + digest.ToString() +
-                                 " is not stored locally and the remote tier failed: " + st.message());
+      return Status::Unavailable(
+          "blob " + digest.ToString() +
+          " is not stored locally and the remote tier failed: " + st.message());
     }
     r = local_->OpenRead(digest);
   }
@@ -159,7 +186,8 @@ Result<std::unique_ptr<BlobWriter>> TieredBlobStore::OpenWrite(const Digest& dig
     auto w = remote_->OpenWrite(digest);
     if (w.ok()) remote = std::move(*w);
   }
-  return std::unique_ptr<BlobWriter>(new TeeWriter(digest, std::move(local), ram_, std::move(remote)));
+  return std::unique_ptr<BlobWriter>(
+      new TeeWriter(digest, std::move(local), ram_, std::move(remote)));
 }
 
 Status TieredBlobStore::Remove(const Digest& digest) {

@@ -22,6 +22,7 @@ class TieredBlobStore final : public BlobStore {
   TieredBlobStore(MemoryBlobStore* ram, BlobStore* local, BlobStore* remote, Options options);
 
   Result<bool> Contains(const Digest& digest) override;
+  Status ContainsMany(std::span<const Digest> digests, std::span<uint8_t> present) override;
   Result<std::unique_ptr<BlobReader>> OpenRead(const Digest& digest) override;
   Result<std::unique_ptr<BlobWriter>> OpenWrite(const Digest& digest) override;
   Status Remove(const Digest& digest) override;

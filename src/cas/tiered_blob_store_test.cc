@@ -135,6 +135,41 @@ TEST_F(TieredTest, FailingRemoteIsUnavailableNotAbsentAndDoesNotBlockUploads) {
   EXPECT_EQ(*cas.ReadAll(d, 100), "maybe far away");
 }
 
+// The batched check used by FindMissingBlobs / NegotiateBlobs answers as
+// Contains() does for blobs in each tier, absent ones and the empty blob, and
+// reports a failing remote rather than calling its blobs absent.
+TEST_F(TieredTest, ContainsManyAgreesWithContainsAcrossTiers) {
+  MemoryBlobStore ram(1 << 20, 4096);
+  MemoryBlobStore remote(1 << 20, 1 << 20);
+  TieredBlobStore tiers(&ram, local_.get(), &remote, {});
+  CasStore cas(&tiers, nullptr);
+  auto put = [](BlobStore& store, std::string_view bytes) {
+    Digest d = Digest::Of(DigestFunction::kBlake3, bytes);
+    auto w = store.OpenWrite(d);
+    EXPECT_TRUE((*w)->Append(AsBytes(bytes)).ok());
+    EXPECT_TRUE((*w)->Commit().ok());
+    return d;
+  };
+  std::vector<Digest> digests = {
+      put(ram, "only in ram"),
+      put(*local_, "only on disk"),
+      put(remote, "only far away"),
+      Digest::Of(DigestFunction::kBlake3, "nowhere"),
+      Digest::Of(DigestFunction::kBlake3, ""),
+  };
+  std::vector<uint8_t> present(digests.size(), 9);
+  ASSERT_TRUE(cas.ContainsMany(digests, present).ok());
+  EXPECT_EQ(present, (std::vector<uint8_t>{1, 1, 1, 0, 1}));
+  for (size_t i = 0; i < digests.size(); i++) EXPECT_EQ(*cas.Contains(digests[i]), present[i] != 0);
+
+  DownBlobStore down;
+  TieredBlobStore broken(nullptr, local_.get(), &down, {});
+  EXPECT_EQ(broken.ContainsMany(std::span(digests).first(4), std::span(present).first(4)).code(),
+            StatusCode::kUnavailable);
+  CasStore strict(&tiers, nullptr, {.max_blob_size = 4});
+  EXPECT_EQ(strict.ContainsMany(digests, present).code(), StatusCode::kInvalidArgument);
+}
+
 TEST_F(TieredTest, WriteThroughReachesTheRemote) {
   MemoryBlobStore remote(1 << 20, 1 << 20);
   TieredBlobStore tiers(nullptr, local_.get(), &remote, {.remote_write_through = true});

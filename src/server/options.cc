@@ -194,7 +194,7 @@ std::vector<OptionSpec> ServerOptionSpecs() {
       {"reapi.upload_spool_max", T::kBytes, "4GiB",
        "Disk space all kept partial uploads may use together (oldest removed first); an "
        "upload larger than this is resumable only from the beginning."},
-      {"reapi.upload_memory", T::kBytes, "512MiB",
+      {"reapi.upload_memory", T::kBytes, "256MiB",
        "Memory all ByteStream uploads in progress may use together for the copy of their "
        "bytes that makes them resumable; beyond it, uploads write that copy to "
        "<server.data_dir>/uploads/ as they arrive (slower). 0: always to the files."},

@@ -70,11 +70,14 @@ grpc::Status CasService::FindMissingBlobs(grpc::ServerContext* context,
   // Checked in parallel like zako's NegotiateBlobs (the pool bounds how many run
   // server-wide). Contains() touches what it finds, so a blob reported present
   // stays for the build that relies on it.
-  enum : uint8_t { kPresent, kMissing, kFailed };
+  enum : uint8_t { kMissing, kPresent, kFailed };  // kMissing/kPresent as ContainsMany sets them
   std::vector<uint8_t> state(n, kPresent);
   std::mutex error_mu;
   std::optional<std::pair<int, Status>> first_error;
   pool_->ParallelFor(n, kCheckGrain, [&](size_t begin, size_t end) {
+    std::span<const Digest> range(digests.data() + begin, end - begin);
+    if (cas_->ContainsMany(range, std::span(state).subspan(begin, end - begin)).ok()) return;
+    // Some check failed: one at a time, to name the first digest at fault.
     for (size_t i = begin; i < end; i++) {
       auto present = cas_->Contains(digests[i]);
       if (present.ok()) {

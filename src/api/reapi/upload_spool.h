@@ -82,7 +82,7 @@ class UploadSpool {
     size_t max_uploads = 10000;
     // Bytes all live uploads may hold in memory together; an upload that
     // would go beyond writes its copy to its spool file instead.
-    uint64_t memory_bytes = uint64_t{512} << 20;
+    uint64_t memory_bytes = uint64_t{256} << 20;
     // Bytes per write to a spool file once an upload has spilled.
     size_t buffer_bytes = size_t{1} << 20;
   };

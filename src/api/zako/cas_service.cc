@@ -83,6 +83,13 @@ grpc::Status CasService::NegotiateBlobs(
     missing.assign(n, 0);
     std::atomic<uint64_t> errors{0};
     pool_->ParallelFor(n, kCheckGrain, [&](size_t begin, size_t end) {
+      std::span<const Digest> range(digests.data() + begin, end - begin);
+      std::span<uint8_t> flags(missing.data() + begin, end - begin);
+      if (cas_->ContainsMany(range, flags).ok()) {
+        for (uint8_t& f : flags) f = !f;  // present -> not missing
+        return;
+      }
+      // Some check failed: one at a time, so only the failing ones count as missing.
       for (size_t i = begin; i < end; ++i) {
         auto present = cas_->Contains(digests[i]);
         if (!present.ok()) {
@@ -142,11 +149,10 @@ grpc::Status CasService::GetTransportDetails(grpc::ServerContext* context,
     offered += std::to_string(p);
   }
   if (!speaks_grpc) {
-    return grpc::Status(
-        grpc::StatusCode::FAILED_PRECONDITION,
-        "none of the client's protocols is supported (client offered: " +
-            (offered.empty() ? std::string("none") : "[" + offered + "]") +
-            "); this server supports: grpc (zako.v1.net.Protocol value 0)");
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        "none of the client's protocols is supported (client offered: " +
+                            (offered.empty() ? std::string("none") : "[" + offered + "]") +
+                            "); this server supports: grpc (zako.v1.net.Protocol value 0)");
   }
   {
     std::lock_guard lk(mu_);
