@@ -3,6 +3,8 @@
 #include <openssl/x509.h>
 #include <zstd.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -32,6 +34,7 @@
 #include "api/http/http_metrics.h"
 #include "api/http/request_path.h"
 #include "api/http/status_page.h"
+#include "digest/hasher.h"
 #include "digest/hex.h"
 #include "util/log.h"
 
@@ -86,6 +89,9 @@ constexpr size_t kChunkSize = 64 * 1024;
 // size, so each piece is one read of one fragment).
 constexpr size_t kSmallResponse = 64 * 1024;
 constexpr size_t kLargeChunkSize = 1024 * 1024;
+// A connection keeps a read buffer up to this size between requests (a small
+// upload's header and body fit); a larger one is shrunk when its body is read.
+constexpr size_t kIdleBuffer = 8 * 1024;
 // Bodies up to this size are spooled in memory; larger ones go to a file.
 constexpr size_t kSpoolMemory = 256 * 1024;
 
@@ -316,8 +322,45 @@ class HttpServer::Impl {
   // flush instead of queueing behind a few blocked threads.
   template <typename Fn>
   asio::awaitable<Status> Offload(Fn fn) {
-    co_return co_await asio::co_spawn(
-        blocking_.get_executor(), [&fn]() -> asio::awaitable<Status> { co_return fn(); },
+    auto one = co_await OffloadAll(std::move(fn));
+    co_return std::move(one[0]);
+  }
+  // Runs several such calls on the blocking pool at once and resumes the caller
+  // when all are done: two durable writes that wait for group commits overlap
+  // their waits instead of taking one flush after the other. Plain posts, not
+  // co_spawn: every upload pays for this, and a coroutine per call showed up
+  // in profiles.
+  template <typename... Fns>
+  asio::awaitable<std::array<Status, sizeof...(Fns)>> OffloadAll(Fns... fns) {
+    using Results = std::array<Status, sizeof...(Fns)>;
+    co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(Results)>(
+        [this, &fns...](auto handler) {
+          using Handler = decltype(handler);
+          struct Join {
+            explicit Join(Handler h)
+                : handler(std::move(h)), work(asio::get_associated_executor(handler)) {}
+            Handler handler;
+            // Keeps the caller's executor running until the results are delivered.
+            asio::executor_work_guard<asio::associated_executor_t<Handler>> work;
+            Results results;
+            std::atomic<size_t> pending{sizeof...(Fns)};
+          };
+          auto join = std::make_shared<Join>(std::move(handler));
+          auto finish = [](const std::shared_ptr<Join>& j, size_t i, Status st) {
+            j->results[i] = std::move(st);
+            if (j->pending.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+            asio::post(j->work.get_executor(), [j] {
+              auto done = std::move(j->handler);
+              Results results = std::move(j->results);
+              j->work.reset();
+              done(std::move(results));
+            });
+          };
+          size_t i = 0;
+          (asio::post(blocking_, [join, finish, i = i++,
+                                  fn = std::move(fns)]() mutable { finish(join, i, fn()); }),
+           ...);
+        },
         asio::use_awaitable);
   }
   const HttpOptions& options() const { return options_; }
@@ -754,15 +797,24 @@ asio::awaitable<bool> Connection::SendBlob(const Request& req, int code, BlobRea
 
 asio::awaitable<Connection::BodyError> Connection::ReadBody(
     Parser& parser, std::function<Status(std::span<const uint8_t>)> sink) {
-  std::vector<uint8_t> chunk(kChunkSize);
+  // Pieces of at most kChunkSize, no larger than the body when its length is
+  // known: small uploads are the common case and should not pay for 64 KiB.
+  size_t piece = kChunkSize;
+  if (auto remaining = parser.content_length_remaining()) {
+    piece = static_cast<size_t>(std::clamp<uint64_t>(*remaining, 1, kChunkSize));
+  }
+  std::vector<uint8_t> chunk(piece);
   // Beast reads as much as the connection buffer has room for, and that buffer
   // only grew to fit the headers: without room, a large body arrives ~1 KiB per
-  // recv(2) (65k system calls and async operations for 64 MiB). The room is
-  // given back afterwards so that idle keep-alive connections stay small.
-  buffer_.reserve(kChunkSize);
+  // recv(2) (65k system calls and async operations for 64 MiB). Room beyond a
+  // small buffer is given back afterwards so that idle keep-alive connections
+  // stay small, without a reallocation on every small request.
+  buffer_.reserve(buffer_.size() + piece);
   struct Shrink {
     beast::flat_buffer& b;
-    ~Shrink() { b.shrink_to_fit(); }
+    ~Shrink() {
+      if (b.capacity() > kIdleBuffer) b.shrink_to_fit();
+    }
   } shrink{buffer_};
   while (!parser.is_done()) {
     parser.get().body().data = chunk.data();
@@ -1169,24 +1221,47 @@ asio::awaitable<Outcome> Connection::CasPut(Parser& parser, const CachePath& pat
       }
     }
     bool exists = !writer.ok();
+    // The body is hashed here as well as in the verifying writer: knowing that
+    // it matches before the commit lets the size record be written alongside the
+    // blob, so the two durable writes share a flush instead of taking two in a
+    // row, while a record is still only ever written for verified bytes.
+    Hasher hasher(digest.function());
     BodyError be = co_await ReadBody(parser, [&](std::span<const uint8_t> data) {
-      return exists ? Status::Ok() : (*writer)->Append(data);
+      if (exists) return Status::Ok();
+      hasher.Update(data);
+      return (*writer)->Append(data);
     });
     if (!be.status.ok()) {
       Outcome o_ = co_await fail(be);
       co_return o_;
     }
-    Status st = co_await server_->Offload([&] {
-      Status s = exists ? Status::Ok() : (*writer)->Commit();
-      if (s.ok()) cache.RememberSize(digest);
-      return s;
-    });
-    if (!st.ok()) {
-      Outcome o_ = co_await SendError(req, st);
+    if (exists) {
+      co_await server_->Offload([&] {
+        cache.RememberSize(digest);
+        return Status::Ok();
+      });
+      bool ok = co_await SendText(req, 204, "");
+      co_return Outcome{204, ok};
+    }
+    if (HashBytes actual = hasher.Finish(); actual != digest.hash()) {
+      (*writer)->Abort();
+      Outcome o_ = co_await SendError(
+          req, Status::InvalidArgument("upload does not match its digest: expected " +
+                                       std::string(DigestFunctionName(digest.function())) + " " +
+                                       digest.hex() + ", computed " + HexEncode(actual)));
       co_return o_;
     }
-    bool ok = co_await SendText(req, exists ? 204 : 201, "");
-    co_return Outcome{exists ? 204 : 201, ok};
+    auto st = co_await server_->OffloadAll([&] { return (*writer)->Commit(); },
+                                           [&] {
+                                             cache.RememberSize(digest);
+                                             return Status::Ok();
+                                           });
+    if (!st[0].ok()) {
+      Outcome o_ = co_await SendError(req, st[0]);
+      co_return o_;
+    }
+    bool ok = co_await SendText(req, 201, "");
+    co_return Outcome{201, ok};
   }
 
   // Size unknown until the end (chunked) or bytes to decode (zstd): spool, then verify and store.
@@ -1263,28 +1338,32 @@ asio::awaitable<Outcome> Connection::CasPut(Parser& parser, const CachePath& pat
   }
   flight.emplace(&server_->flights(), actual);
   auto writer = cas->OpenWrite(actual);
+  auto remember = [&] {
+    cache.RememberSize(actual);
+    return Status::Ok();
+  };
   int code = 201;
   if (writer.ok()) {
-    Status st = co_await server_->Offload([&] {
-      Status s = spool.CopyTo(**writer);
-      return s.ok() ? (*writer)->Commit() : s;
-    });
-    if (!st.ok()) {
-      Outcome o_ = co_await SendError(req, st);
+    // Verified above (spool.Finish), so the size record may go alongside the blob.
+    auto st = co_await server_->OffloadAll(
+        [&] {
+          Status s = spool.CopyTo(**writer);
+          return s.ok() ? (*writer)->Commit() : s;
+        },
+        remember);
+    if (!st[0].ok()) {
+      Outcome o_ = co_await SendError(req, st[0]);
       co_return o_;
     }
   } else if (writer.status().code() == StatusCode::kAlreadyExists) {
     code = 204;
+    co_await server_->Offload(remember);
   } else {
     {
       Outcome o_ = co_await SendError(req, writer.status());
       co_return o_;
     }
   }
-  co_await server_->Offload([&] {
-    cache.RememberSize(actual);
-    return Status::Ok();
-  });
   bool ok = co_await SendText(req, code, "");
   co_return Outcome{code, ok};
 }
