@@ -34,6 +34,7 @@
 #include "api/http/http_metrics.h"
 #include "api/http/request_path.h"
 #include "api/http/status_page.h"
+#include "cas/tiered_blob_store.h"
 #include "digest/hasher.h"
 #include "digest/hex.h"
 #include "util/log.h"
@@ -454,8 +455,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
                                  std::string content_type = "text/plain; charset=utf-8");
   asio::awaitable<bool> SendContinue(const Request& req);
   // Streams [offset, offset+length) of `reader`; `headers` are added as given.
+  // `offload`: reads may wait on the disk, so they are made on the blocking pool.
   asio::awaitable<bool> SendBlob(const Request& req, int code, BlobReader& reader, uint64_t offset,
-                                 uint64_t length, Headers headers, bool head);
+                                 uint64_t length, Headers headers, bool head, bool offload);
   asio::awaitable<Outcome> SendError(const Request& req, Status st, bool close = false);
 
   // Reads the rest of the body, passing each piece to `sink`. Returns OK, or
@@ -479,7 +481,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   asio::awaitable<bool> Drain(Parser& parser);
   // Serves one representation of a cacheable resource: validators, range, body.
   asio::awaitable<Outcome> ServeRepresentation(const Request& req, BlobReader& reader,
-                                               std::string etag, bool zstd, bool head);
+                                               std::string etag, bool zstd, bool head,
+                                               bool offload = false);
+  // Opens a blob without blocking this thread on the disk: a blob in the RAM
+  // tier is opened here; any other is opened on the blocking pool (the engine
+  // or a remote tier is asked), and read whole there when it is a small one
+  // (unless `head`). `*offload` says whether reads of the result may still block.
+  asio::awaitable<Result<std::unique_ptr<BlobReader>>> OpenBlob(const Digest& digest, bool head,
+                                                                bool* offload);
   // After an answer sent before the body was read: the connection cannot be reused.
   bool BodyPending(const Parser& parser) const { return !parser.is_done(); }
 
@@ -719,7 +728,7 @@ asio::awaitable<Outcome> Connection::SendError(const Request& req, Status st, bo
 
 asio::awaitable<bool> Connection::SendBlob(const Request& req, int code, BlobReader& reader,
                                            uint64_t offset, uint64_t length, Headers headers,
-                                           bool head) {
+                                           bool head, bool offload) {
   if (!head && length <= kSmallResponse) {
     // Small: one read, one write (header and body gathered).
     bhttp::response<bhttp::string_body> small{static_cast<bhttp::status>(code), req.version()};
@@ -728,17 +737,27 @@ asio::awaitable<bool> Connection::SendBlob(const Request& req, int code, BlobRea
     for (const auto& [k, v] : headers) small.set(k, v);
     std::string& body = small.body();
     body.resize(length);
-    for (uint64_t got = 0; got < length;) {
-      auto n = reader.Read(
-          offset + got,
-          std::span<uint8_t>(reinterpret_cast<uint8_t*>(body.data()) + got, length - got));
-      if (!n.ok() || *n == 0) {
-        bool ok = co_await SendText(
-            req, 500,
-            "read failed: " + (n.ok() ? std::string("short blob") : n.status().ToString()) + "\n");
-        co_return ok;
+    auto read_all = [&]() -> Status {
+      for (uint64_t got = 0; got < length;) {
+        auto n = reader.Read(
+            offset + got,
+            std::span<uint8_t>(reinterpret_cast<uint8_t*>(body.data()) + got, length - got));
+        if (!n.ok()) return n.status();
+        if (*n == 0) return Status::DataLoss("short blob");
+        got += *n;
       }
-      got += *n;
+      return Status::Ok();
+    };
+    // An if, not ?: — GCC 12 mis-compiles co_await inside a conditional expression.
+    Status read = Status::Ok();
+    if (offload) {
+      read = co_await server_->Offload(read_all);
+    } else {
+      read = read_all();
+    }
+    if (!read.ok()) {
+      bool ok = co_await SendText(req, 500, "read failed: " + read.ToString() + "\n");
+      co_return ok;
     }
     small.content_length(length);
     small.keep_alive(req.keep_alive());
@@ -767,7 +786,16 @@ asio::awaitable<bool> Connection::SendBlob(const Request& req, int code, BlobRea
   uint64_t pos = offset, end = offset + length;
   while (pos < end) {
     size_t want = static_cast<size_t>(std::min<uint64_t>(chunk.size(), end - pos));
-    auto n = reader.Read(pos, std::span<uint8_t>(chunk.data(), want));
+    Result<size_t> n = size_t{0};
+    auto read = [&] {
+      n = reader.Read(pos, std::span<uint8_t>(chunk.data(), want));
+      return Status::Ok();
+    };
+    if (offload) {
+      co_await server_->Offload(read);
+    } else {
+      (void)read();
+    }
     if (!n.ok() || *n == 0) {
       // Headers are out: the only honest signal left is to cut the connection.
       LOG(kWarn, "http read failed mid-response")
@@ -855,7 +883,8 @@ asio::awaitable<Connection::BodyError> Connection::ReadBody(
 }
 
 asio::awaitable<Outcome> Connection::ServeRepresentation(const Request& req, BlobReader& reader,
-                                                         std::string etag, bool zstd, bool head) {
+                                                         std::string etag, bool zstd, bool head,
+                                                         bool offload) {
   std::vector<std::pair<std::string, std::string>> headers = {
       {"ETag", etag}, {"Vary", "Accept-Encoding"}, {"Accept-Ranges", zstd ? "none" : "bytes"}};
   if (zstd) headers.emplace_back("Content-Encoding", "zstd");
@@ -893,13 +922,12 @@ asio::awaitable<Outcome> Connection::ServeRepresentation(const Request& req, Blo
       headers.emplace_back("Content-Range", ContentRange(offset, length, size));
     }
   }
-  bool ok = co_await SendBlob(req, code, reader, offset, length, headers, head);
+  bool ok = co_await SendBlob(req, code, reader, offset, length, headers, head, offload);
   co_return Outcome{code, ok};
 }
 
 asio::awaitable<Outcome> Connection::CasGet(const Request& req, const CachePath& path, bool head) {
   HttpCache& cache = server_->cache();
-  CasStore* cas = server_->deps().cas;
   size_t slot = EndpointSlot(Endpoint::kCas);
   auto digest = cache.ResolveBlob(path.function, path.hash);
   if (!digest.ok()) {
@@ -917,7 +945,8 @@ asio::awaitable<Outcome> Connection::CasGet(const Request& req, const CachePath&
       co_return o_;
     }
   }
-  auto reader = cas->OpenRead(**digest);
+  bool offload = false;
+  auto reader = co_await OpenBlob(**digest, head, &offload);
   if (!reader.ok()) {
     if (reader.status().code() == StatusCode::kNotFound) {
       server_->metrics().AddMiss(slot);
@@ -938,18 +967,24 @@ asio::awaitable<Outcome> Connection::CasGet(const Request& req, const CachePath&
   // representation are of no use to a cache client.
   bool ranged = req.find(bhttp::field::range) != req.end();
   if (PrefersZstd(ae) && !ranged) {
-    auto alt = cache.ZstdAlternate(**digest);
+    // Made on the pool: it may read, compress and durably store the alternate.
+    Result<std::optional<Digest>> alt = std::optional<Digest>();
+    co_await server_->Offload([&] {
+      alt = cache.ZstdAlternate(**digest);
+      return Status::Ok();
+    });
     if (!alt.ok()) {
       LOG(kWarn, "zstd alternate failed")
           .kv("digest", (*digest)->ToString())
           .kv("error", alt.status().ToString());
     } else if (*alt) {
-      auto alt_reader = cas->OpenRead(**alt);
+      bool alt_offload = false;
+      auto alt_reader = co_await OpenBlob(**alt, head, &alt_offload);
       if (alt_reader.ok()) {
         server_->metrics().AlternateServed();
         {
-          Outcome o_ =
-              co_await ServeRepresentation(req, **alt_reader, QuoteEtag(hex + ".zstd"), true, head);
+          Outcome o_ = co_await ServeRepresentation(req, **alt_reader, QuoteEtag(hex + ".zstd"),
+                                                    true, head, alt_offload);
           co_return o_;
         }
       }
@@ -963,14 +998,19 @@ asio::awaitable<Outcome> Connection::CasGet(const Request& req, const CachePath&
     co_return Outcome{406, ok};
   }
   {
-    Outcome o_ = co_await ServeRepresentation(req, **reader, QuoteEtag(hex), false, head);
+    Outcome o_ = co_await ServeRepresentation(req, **reader, QuoteEtag(hex), false, head, offload);
     co_return o_;
   }
 }
 
 asio::awaitable<Outcome> Connection::AcGet(const Request& req, const CachePath& path, bool head) {
   size_t slot = EndpointSlot(Endpoint::kAc);
-  auto value = server_->cache().GetAc(path.instance, path.function, path.hash);
+  // On the pool: the record is read from the engine, and its outputs are checked.
+  Result<AcValue> value = Status::Internal("value not read");
+  co_await server_->Offload([&] {
+    value = server_->cache().GetAc(path.instance, path.function, path.hash);
+    return Status::Ok();
+  });
   if (!value.ok()) {
     if (value.status().code() == StatusCode::kNotFound) server_->metrics().AddMiss(slot);
     {
@@ -986,8 +1026,9 @@ asio::awaitable<Outcome> Connection::ServeValue(const Request& req, AcValue valu
                                                 bool head) {
   std::unique_ptr<BlobReader> reader;
   std::string etag;
+  bool offload = false;
   if (value.blob) {
-    auto r = server_->deps().cas->OpenRead(*value.blob);
+    auto r = co_await OpenBlob(*value.blob, head, &offload);
     if (!r.ok()) {
       if (r.status().code() == StatusCode::kNotFound) server_->metrics().AddMiss(slot);
       {
@@ -1004,9 +1045,36 @@ asio::awaitable<Outcome> Connection::ServeValue(const Request& req, AcValue valu
   }
   server_->metrics().AddHit(slot);
   {
-    Outcome o_ = co_await ServeRepresentation(req, *reader, etag, false, head);
+    Outcome o_ = co_await ServeRepresentation(req, *reader, etag, false, head, offload);
     co_return o_;
   }
+}
+
+asio::awaitable<Result<std::unique_ptr<BlobReader>>> Connection::OpenBlob(const Digest& digest,
+                                                                          bool head,
+                                                                          bool* offload) {
+  CasStore* cas = server_->deps().cas;
+  *offload = false;
+  if (MemoryBlobStore* ram = server_->deps().ram; ram != nullptr || digest.IsEmptyBlob()) {
+    auto in_ram = digest.IsEmptyBlob() ? Result<bool>(true) : ram->Contains(digest);
+    if (in_ram.ok() && *in_ram) co_return cas->OpenRead(digest);
+  }
+  Result<std::unique_ptr<BlobReader>> reader = Status::Internal("blob not opened");
+  co_await server_->Offload([&] {
+    reader = cas->OpenRead(digest);
+    if (!head && reader.ok() && (*reader)->size() <= kSmallResponse) {
+      auto bytes = ReadWholeBlob(**reader);
+      if (!bytes.ok()) {
+        reader = bytes.status();
+      } else {
+        reader = std::unique_ptr<BlobReader>(
+            new MemoryBlobReader(std::make_shared<const std::string>(std::move(*bytes))));
+      }
+    }
+    return Status::Ok();
+  });
+  *offload = reader.ok() && (head || (*reader)->size() > kSmallResponse);
+  co_return reader;
 }
 
 asio::awaitable<bool> Connection::Drain(Parser& parser) {
@@ -1070,7 +1138,11 @@ asio::awaitable<Outcome> Connection::Kv(Parser& parser, const CachePath& path) {
       // Keys cannot be listed: a collection answers for itself only (Depth is ignored).
       body += DavResponse(href, true, 0, "");
     } else {
-      auto v = cache.GetKv(path.instance, path.key);
+      Result<AcValue> v = Status::Internal("value not read");
+      co_await server_->Offload([&] {
+        v = cache.GetKv(path.instance, path.key);
+        return Status::Ok();
+      });
       if (!v.ok()) {
         if (v.status().code() == StatusCode::kNotFound) server_->metrics().AddMiss(slot);
         {
@@ -1092,7 +1164,11 @@ asio::awaitable<Outcome> Connection::Kv(Parser& parser, const CachePath& path) {
       bool ok = co_await SendText(req, 200, "");
       co_return Outcome{200, ok};
     }
-    auto v = cache.GetKv(path.instance, path.key);
+    Result<AcValue> v = Status::Internal("value not read");
+    co_await server_->Offload([&] {
+      v = cache.GetKv(path.instance, path.key);
+      return Status::Ok();
+    });
     if (!v.ok()) {
       if (v.status().code() == StatusCode::kNotFound) server_->metrics().AddMiss(slot);
       {
