@@ -79,6 +79,8 @@ def cmd_record(a):
                  ended_early=j["exhausted"], client_cpu_pct=j["client_cpu_pct"],
                  rpcs_per_s=j["ops_per_s"])
     r["server_cpu_pct"] = 100 * a.server_cpu / secs if secs else 0
+    # A second figure on a shared machine: CPU is less disturbed by neighbours than time.
+    r["server_cpu_us_per_op"] = 1e6 * a.server_cpu / r["ops"] if r["ops"] else 0
     if r["errors"]:
         print(f"WARNING: {a.system} {a.row} run {a.run}: {r['errors']} failed requests "
               f"(see {a.file})", file=sys.stderr)
@@ -92,7 +94,8 @@ def cmd_record(a):
         f.write(json.dumps(r) + "\n")
     print(f"  {a.system:12} {a.row:7} run {a.run}: {r['ops_per_s']:10.0f} /s "
           f"{r['mb_per_s']:8.1f} MB/s  p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  "
-          f"client CPU {r.get('client_cpu_pct', 0):.0f} %  server CPU {r['server_cpu_pct']:.0f} %",
+          f"client CPU {r.get('client_cpu_pct', 0):.0f} %  server CPU {r['server_cpu_pct']:.0f} % "
+          f"({r['server_cpu_us_per_op']:.0f} µs/op)",
           file=sys.stderr)
 
 
@@ -123,7 +126,10 @@ def bound(row, system, lim):
 def cmd_table(a):
     w = a.work
     ctx = dict(line.rstrip("\n").split("=", 1) for line in open(f"{w}/context") if "=" in line)
-    lim = json.load(open(f"{w}/limits.json"))
+    try:
+        lim = json.load(open(f"{w}/limits.json"))
+    except FileNotFoundError:  # compare.sh --no-limits
+        lim = {}
     recs = [json.loads(line) for line in open(f"{w}/results.jsonl")]
     cell = {}
     for r in recs:
@@ -145,11 +151,15 @@ def cmd_table(a):
       f"{ctx.get('loadavg_end', '?')} at the end (other builds shared the cores). "
       f"Peers: nginx {ctx['nginx']}, {ctx['trafficserver_version'] or 'Traffic Server'}; "
       f"load: wrk {ctx['wrk']} (HTTP), cycas-load (gRPC). cycas commit {ctx['commit']}. "
-      f"{ctx['runs']} run(s) of {ctx['seconds']} s per phase"
+      f"{ctx['runs']} run(s) of {ctx['seconds']} s per phase, "
+      f"{ctx.get('small_conns', '32')} connections for the 4 KiB and mixed rows"
       f"{' (--quick)' if ctx['quick'] == '1' else ''}; whole run {ctx.get('elapsed_s', '?')} s.")
     p("")
     p("## Machine limits (measured in this run)")
     p("")
+    if not lim:
+        p("Not measured (--no-limits).")
+        p("")
     p("| limit | MB/s |")
     p("|---|---:|")
     names = {"disk_write": "disk, sequential O_DIRECT write (fio, 1 MiB)",
@@ -231,6 +241,17 @@ def cmd_table(a):
         for s in SYSTEMS:
             c, sv = stat(key, s, "client_cpu_pct"), stat(key, s, "server_cpu_pct")
             cells.append("—" if c is None else f"{c[0]:.0f} / {sv[0]:.0f}")
+        p(f"| {label} | " + " | ".join(cells) + " |")
+    p("")
+    p("## Server CPU per operation: median µs")
+    p("")
+    p("| workload | " + " | ".join(SYSTEMS) + " |")
+    p("|---|" + "---|" * len(SYSTEMS))
+    for key, label, unit, field in ROWS:
+        cells = []
+        for s in SYSTEMS:
+            c = stat(key, s, "server_cpu_us_per_op")
+            cells.append("—" if c is None else f"{c[0]:.0f}")
         p(f"| {label} | " + " | ".join(cells) + " |")
     p("")
     p("## REAPI vs zako on the same server (issue 5)")

@@ -228,7 +228,7 @@ Result<DocLocation> Stripe::Append(DocType type, const Key& first_key, const Key
 
 Status Stripe::Wait(const std::shared_ptr<Batch>& batch) {
   std::unique_lock lk(mu_);
-  done_cv_.wait(lk, [&] { return batch->done; });
+  batch->cv.wait(lk, [&] { return batch->done; });
   return batch->status;
 }
 
@@ -336,9 +336,10 @@ bool Stripe::FailAndRetry(std::unique_lock<std::mutex>& lk, const Status& error,
   if (cur_.fill > 0 && !cur_.batch->done) {
     cur_.batch->status = Status::Unavailable("storage I/O is failing: " + error.message());
     cur_.batch->done = true;
+    cur_.batch->cv.notify_all();
     cur_.batch = std::make_shared<Batch>();
   }
-  done_cv_.notify_all();
+  if (flushing_.batch) flushing_.batch->cv.notify_all();
   space_cv_.notify_all();
   auto backoff = std::chrono::milliseconds(50);
   while (true) {
@@ -443,7 +444,7 @@ void Stripe::FlusherLoop() {
       flushing_.batch->status = Status::Ok();
       flushing_.batch->done = true;
     }
-    done_cv_.notify_all();
+    flushing_.batch->cv.notify_all();
   }
   // Wake anyone still waiting on batches that will never be written.
   for (AggBuffer* b : {&cur_, &flushing_}) {
@@ -451,8 +452,8 @@ void Stripe::FlusherLoop() {
       b->batch->status = Status::Unavailable("stripe closed before the write was flushed");
       b->batch->done = true;
     }
+    if (b->batch) b->batch->cv.notify_all();
   }
-  done_cv_.notify_all();
 }
 
 Status Stripe::TakeSnapshot(std::unique_lock<std::mutex>& lk, bool clean) {

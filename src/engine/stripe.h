@@ -38,10 +38,14 @@ struct StripeOptions {
   std::chrono::milliseconds snapshot_interval{10'000};
 };
 
-// A flushed aggregation buffer; writers wait on it.
+// A flushed aggregation buffer; writers wait on it. Each batch has its own
+// condition variable: with one per stripe, every completed flush woke every
+// waiting writer, including those whose Docs were still in the next buffer
+// (at 64 concurrent uploads most wake-ups were for nothing).
 struct Batch {
   bool done = false;
   Status status;
+  std::condition_variable cv;  // notified (under the stripe's lock) when done
 };
 
 struct DocLocation {
@@ -154,7 +158,6 @@ class Stripe {
   std::mutex mu_;
   std::condition_variable work_cv_;   // flusher: there is work
   std::condition_variable space_cv_;  // writers: buffer space freed
-  std::condition_variable done_cv_;   // writers: a batch completed
   std::condition_variable open_cv_;   // writers: an open write ended
   Directory dir_;
   RingClock clock_;

@@ -227,13 +227,14 @@ std::vector<OptionSpec> ServerOptionSpecs() {
        "Refuse (400) PUT /ac/ bodies that are not a well-formed ActionResult. Off by default "
        "so ccache's layout=bazel can store its own values there."},
       {"http.threads", T::kInt, "16",
-       "Threads serving HTTP connections (parsing, reading blobs, sending); 0 means one per core. "
-       "A read from the disk tier blocks the thread that makes it, so more threads than cores "
-       "keep the disk busy."},
+       "Threads serving HTTP connections (parsing, sending, reading blobs held in the RAM "
+       "tier); 0 means one per core."},
       {"http.blocking_threads", T::kInt, "64",
        "Threads that make the HTTP front-end's storage calls that can block: commits of "
-       "uploads (a durable upload waits for its group commit) and action-cache writes. As "
-       "many uploads as this can share one flush while the connection threads keep serving."},
+       "uploads (a durable upload waits for its group commit), action-cache writes, and reads "
+       "of blobs and records that are not in the RAM tier. As many uploads as this can share "
+       "one flush, and as many disk reads can be in flight, while the connection threads keep "
+       "serving."},
       {"http.kv_namespaces", T::kString, "ccache,sccache",
        "Comma-separated first path segments that hold generic key-value namespaces "
        "(ccache's default layouts, sccache's WebDAV backend); cache paths (.../ac/{hash}, "

@@ -3,6 +3,8 @@
 #include <openssl/x509.h>
 #include <zstd.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -32,6 +34,8 @@
 #include "api/http/http_metrics.h"
 #include "api/http/request_path.h"
 #include "api/http/status_page.h"
+#include "cas/tiered_blob_store.h"
+#include "digest/hasher.h"
 #include "digest/hex.h"
 #include "util/log.h"
 
@@ -86,6 +90,9 @@ constexpr size_t kChunkSize = 64 * 1024;
 // size, so each piece is one read of one fragment).
 constexpr size_t kSmallResponse = 64 * 1024;
 constexpr size_t kLargeChunkSize = 1024 * 1024;
+// A connection keeps a read buffer up to this size between requests (a small
+// upload's header and body fit); a larger one is shrunk when its body is read.
+constexpr size_t kIdleBuffer = 8 * 1024;
 // Bodies up to this size are spooled in memory; larger ones go to a file.
 constexpr size_t kSpoolMemory = 256 * 1024;
 
@@ -316,8 +323,45 @@ class HttpServer::Impl {
   // flush instead of queueing behind a few blocked threads.
   template <typename Fn>
   asio::awaitable<Status> Offload(Fn fn) {
-    co_return co_await asio::co_spawn(
-        blocking_.get_executor(), [&fn]() -> asio::awaitable<Status> { co_return fn(); },
+    auto one = co_await OffloadAll(std::move(fn));
+    co_return std::move(one[0]);
+  }
+  // Runs several such calls on the blocking pool at once and resumes the caller
+  // when all are done: two durable writes that wait for group commits overlap
+  // their waits instead of taking one flush after the other. Plain posts, not
+  // co_spawn: every upload pays for this, and a coroutine per call showed up
+  // in profiles.
+  template <typename... Fns>
+  asio::awaitable<std::array<Status, sizeof...(Fns)>> OffloadAll(Fns... fns) {
+    using Results = std::array<Status, sizeof...(Fns)>;
+    co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(Results)>(
+        [this, &fns...](auto handler) {
+          using Handler = decltype(handler);
+          struct Join {
+            explicit Join(Handler h)
+                : handler(std::move(h)), work(asio::get_associated_executor(handler)) {}
+            Handler handler;
+            // Keeps the caller's executor running until the results are delivered.
+            asio::executor_work_guard<asio::associated_executor_t<Handler>> work;
+            Results results;
+            std::atomic<size_t> pending{sizeof...(Fns)};
+          };
+          auto join = std::make_shared<Join>(std::move(handler));
+          auto finish = [](const std::shared_ptr<Join>& j, size_t i, Status st) {
+            j->results[i] = std::move(st);
+            if (j->pending.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+            asio::post(j->work.get_executor(), [j] {
+              auto done = std::move(j->handler);
+              Results results = std::move(j->results);
+              j->work.reset();
+              done(std::move(results));
+            });
+          };
+          size_t i = 0;
+          (asio::post(blocking_, [join, finish, i = i++,
+                                  fn = std::move(fns)]() mutable { finish(join, i, fn()); }),
+           ...);
+        },
         asio::use_awaitable);
   }
   const HttpOptions& options() const { return options_; }
@@ -411,8 +455,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
                                  std::string content_type = "text/plain; charset=utf-8");
   asio::awaitable<bool> SendContinue(const Request& req);
   // Streams [offset, offset+length) of `reader`; `headers` are added as given.
+  // `offload`: reads may wait on the disk, so they are made on the blocking pool.
   asio::awaitable<bool> SendBlob(const Request& req, int code, BlobReader& reader, uint64_t offset,
-                                 uint64_t length, Headers headers, bool head);
+                                 uint64_t length, Headers headers, bool head, bool offload);
   asio::awaitable<Outcome> SendError(const Request& req, Status st, bool close = false);
 
   // Reads the rest of the body, passing each piece to `sink`. Returns OK, or
@@ -436,7 +481,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   asio::awaitable<bool> Drain(Parser& parser);
   // Serves one representation of a cacheable resource: validators, range, body.
   asio::awaitable<Outcome> ServeRepresentation(const Request& req, BlobReader& reader,
-                                               std::string etag, bool zstd, bool head);
+                                               std::string etag, bool zstd, bool head,
+                                               bool offload = false);
+  // Opens a blob without blocking this thread on the disk: a blob in the RAM
+  // tier is opened here; any other is opened on the blocking pool (the engine
+  // or a remote tier is asked), and read whole there when it is a small one
+  // (unless `head`). `*offload` says whether reads of the result may still block.
+  asio::awaitable<Result<std::unique_ptr<BlobReader>>> OpenBlob(const Digest& digest, bool head,
+                                                                bool* offload);
   // After an answer sent before the body was read: the connection cannot be reused.
   bool BodyPending(const Parser& parser) const { return !parser.is_done(); }
 
@@ -676,7 +728,7 @@ asio::awaitable<Outcome> Connection::SendError(const Request& req, Status st, bo
 
 asio::awaitable<bool> Connection::SendBlob(const Request& req, int code, BlobReader& reader,
                                            uint64_t offset, uint64_t length, Headers headers,
-                                           bool head) {
+                                           bool head, bool offload) {
   if (!head && length <= kSmallResponse) {
     // Small: one read, one write (header and body gathered).
     bhttp::response<bhttp::string_body> small{static_cast<bhttp::status>(code), req.version()};
@@ -685,17 +737,27 @@ asio::awaitable<bool> Connection::SendBlob(const Request& req, int code, BlobRea
     for (const auto& [k, v] : headers) small.set(k, v);
     std::string& body = small.body();
     body.resize(length);
-    for (uint64_t got = 0; got < length;) {
-      auto n = reader.Read(
-          offset + got,
-          std::span<uint8_t>(reinterpret_cast<uint8_t*>(body.data()) + got, length - got));
-      if (!n.ok() || *n == 0) {
-        bool ok = co_await SendText(
-            req, 500,
-            "read failed: " + (n.ok() ? std::string("short blob") : n.status().ToString()) + "\n");
-        co_return ok;
+    auto read_all = [&]() -> Status {
+      for (uint64_t got = 0; got < length;) {
+        auto n = reader.Read(
+            offset + got,
+            std::span<uint8_t>(reinterpret_cast<uint8_t*>(body.data()) + got, length - got));
+        if (!n.ok()) return n.status();
+        if (*n == 0) return Status::DataLoss("short blob");
+        got += *n;
       }
-      got += *n;
+      return Status::Ok();
+    };
+    // An if, not ?: — GCC 12 mis-compiles co_await inside a conditional expression.
+    Status read = Status::Ok();
+    if (offload) {
+      read = co_await server_->Offload(read_all);
+    } else {
+      read = read_all();
+    }
+    if (!read.ok()) {
+      bool ok = co_await SendText(req, 500, "read failed: " + read.ToString() + "\n");
+      co_return ok;
     }
     small.content_length(length);
     small.keep_alive(req.keep_alive());
@@ -724,7 +786,16 @@ asio::awaitable<bool> Connection::SendBlob(const Request& req, int code, BlobRea
   uint64_t pos = offset, end = offset + length;
   while (pos < end) {
     size_t want = static_cast<size_t>(std::min<uint64_t>(chunk.size(), end - pos));
-    auto n = reader.Read(pos, std::span<uint8_t>(chunk.data(), want));
+    Result<size_t> n = size_t{0};
+    auto read = [&] {
+      n = reader.Read(pos, std::span<uint8_t>(chunk.data(), want));
+      return Status::Ok();
+    };
+    if (offload) {
+      co_await server_->Offload(read);
+    } else {
+      (void)read();
+    }
     if (!n.ok() || *n == 0) {
       // Headers are out: the only honest signal left is to cut the connection.
       LOG(kWarn, "http read failed mid-response")
@@ -754,15 +825,24 @@ asio::awaitable<bool> Connection::SendBlob(const Request& req, int code, BlobRea
 
 asio::awaitable<Connection::BodyError> Connection::ReadBody(
     Parser& parser, std::function<Status(std::span<const uint8_t>)> sink) {
-  std::vector<uint8_t> chunk(kChunkSize);
+  // Pieces of at most kChunkSize, no larger than the body when its length is
+  // known: small uploads are the common case and should not pay for 64 KiB.
+  size_t piece = kChunkSize;
+  if (auto remaining = parser.content_length_remaining()) {
+    piece = static_cast<size_t>(std::clamp<uint64_t>(*remaining, 1, kChunkSize));
+  }
+  std::vector<uint8_t> chunk(piece);
   // Beast reads as much as the connection buffer has room for, and that buffer
   // only grew to fit the headers: without room, a large body arrives ~1 KiB per
-  // recv(2) (65k system calls and async operations for 64 MiB). The room is
-  // given back afterwards so that idle keep-alive connections stay small.
-  buffer_.reserve(kChunkSize);
+  // recv(2) (65k system calls and async operations for 64 MiB). Room beyond a
+  // small buffer is given back afterwards so that idle keep-alive connections
+  // stay small, without a reallocation on every small request.
+  buffer_.reserve(buffer_.size() + piece);
   struct Shrink {
     beast::flat_buffer& b;
-    ~Shrink() { b.shrink_to_fit(); }
+    ~Shrink() {
+      if (b.capacity() > kIdleBuffer) b.shrink_to_fit();
+    }
   } shrink{buffer_};
   while (!parser.is_done()) {
     parser.get().body().data = chunk.data();
@@ -803,7 +883,8 @@ asio::awaitable<Connection::BodyError> Connection::ReadBody(
 }
 
 asio::awaitable<Outcome> Connection::ServeRepresentation(const Request& req, BlobReader& reader,
-                                                         std::string etag, bool zstd, bool head) {
+                                                         std::string etag, bool zstd, bool head,
+                                                         bool offload) {
   std::vector<std::pair<std::string, std::string>> headers = {
       {"ETag", etag}, {"Vary", "Accept-Encoding"}, {"Accept-Ranges", zstd ? "none" : "bytes"}};
   if (zstd) headers.emplace_back("Content-Encoding", "zstd");
@@ -841,13 +922,12 @@ asio::awaitable<Outcome> Connection::ServeRepresentation(const Request& req, Blo
       headers.emplace_back("Content-Range", ContentRange(offset, length, size));
     }
   }
-  bool ok = co_await SendBlob(req, code, reader, offset, length, headers, head);
+  bool ok = co_await SendBlob(req, code, reader, offset, length, headers, head, offload);
   co_return Outcome{code, ok};
 }
 
 asio::awaitable<Outcome> Connection::CasGet(const Request& req, const CachePath& path, bool head) {
   HttpCache& cache = server_->cache();
-  CasStore* cas = server_->deps().cas;
   size_t slot = EndpointSlot(Endpoint::kCas);
   auto digest = cache.ResolveBlob(path.function, path.hash);
   if (!digest.ok()) {
@@ -865,7 +945,8 @@ asio::awaitable<Outcome> Connection::CasGet(const Request& req, const CachePath&
       co_return o_;
     }
   }
-  auto reader = cas->OpenRead(**digest);
+  bool offload = false;
+  auto reader = co_await OpenBlob(**digest, head, &offload);
   if (!reader.ok()) {
     if (reader.status().code() == StatusCode::kNotFound) {
       server_->metrics().AddMiss(slot);
@@ -886,18 +967,24 @@ asio::awaitable<Outcome> Connection::CasGet(const Request& req, const CachePath&
   // representation are of no use to a cache client.
   bool ranged = req.find(bhttp::field::range) != req.end();
   if (PrefersZstd(ae) && !ranged) {
-    auto alt = cache.ZstdAlternate(**digest);
+    // Made on the pool: it may read, compress and durably store the alternate.
+    Result<std::optional<Digest>> alt = std::optional<Digest>();
+    co_await server_->Offload([&] {
+      alt = cache.ZstdAlternate(**digest);
+      return Status::Ok();
+    });
     if (!alt.ok()) {
       LOG(kWarn, "zstd alternate failed")
           .kv("digest", (*digest)->ToString())
           .kv("error", alt.status().ToString());
     } else if (*alt) {
-      auto alt_reader = cas->OpenRead(**alt);
+      bool alt_offload = false;
+      auto alt_reader = co_await OpenBlob(**alt, head, &alt_offload);
       if (alt_reader.ok()) {
         server_->metrics().AlternateServed();
         {
-          Outcome o_ =
-              co_await ServeRepresentation(req, **alt_reader, QuoteEtag(hex + ".zstd"), true, head);
+          Outcome o_ = co_await ServeRepresentation(req, **alt_reader, QuoteEtag(hex + ".zstd"),
+                                                    true, head, alt_offload);
           co_return o_;
         }
       }
@@ -911,14 +998,19 @@ asio::awaitable<Outcome> Connection::CasGet(const Request& req, const CachePath&
     co_return Outcome{406, ok};
   }
   {
-    Outcome o_ = co_await ServeRepresentation(req, **reader, QuoteEtag(hex), false, head);
+    Outcome o_ = co_await ServeRepresentation(req, **reader, QuoteEtag(hex), false, head, offload);
     co_return o_;
   }
 }
 
 asio::awaitable<Outcome> Connection::AcGet(const Request& req, const CachePath& path, bool head) {
   size_t slot = EndpointSlot(Endpoint::kAc);
-  auto value = server_->cache().GetAc(path.instance, path.function, path.hash);
+  // On the pool: the record is read from the engine, and its outputs are checked.
+  Result<AcValue> value = Status::Internal("value not read");
+  co_await server_->Offload([&] {
+    value = server_->cache().GetAc(path.instance, path.function, path.hash);
+    return Status::Ok();
+  });
   if (!value.ok()) {
     if (value.status().code() == StatusCode::kNotFound) server_->metrics().AddMiss(slot);
     {
@@ -934,8 +1026,9 @@ asio::awaitable<Outcome> Connection::ServeValue(const Request& req, AcValue valu
                                                 bool head) {
   std::unique_ptr<BlobReader> reader;
   std::string etag;
+  bool offload = false;
   if (value.blob) {
-    auto r = server_->deps().cas->OpenRead(*value.blob);
+    auto r = co_await OpenBlob(*value.blob, head, &offload);
     if (!r.ok()) {
       if (r.status().code() == StatusCode::kNotFound) server_->metrics().AddMiss(slot);
       {
@@ -952,9 +1045,36 @@ asio::awaitable<Outcome> Connection::ServeValue(const Request& req, AcValue valu
   }
   server_->metrics().AddHit(slot);
   {
-    Outcome o_ = co_await ServeRepresentation(req, *reader, etag, false, head);
+    Outcome o_ = co_await ServeRepresentation(req, *reader, etag, false, head, offload);
     co_return o_;
   }
+}
+
+asio::awaitable<Result<std::unique_ptr<BlobReader>>> Connection::OpenBlob(const Digest& digest,
+                                                                          bool head,
+                                                                          bool* offload) {
+  CasStore* cas = server_->deps().cas;
+  *offload = false;
+  if (MemoryBlobStore* ram = server_->deps().ram; ram != nullptr || digest.IsEmptyBlob()) {
+    auto in_ram = digest.IsEmptyBlob() ? Result<bool>(true) : ram->Contains(digest);
+    if (in_ram.ok() && *in_ram) co_return cas->OpenRead(digest);
+  }
+  Result<std::unique_ptr<BlobReader>> reader = Status::Internal("blob not opened");
+  co_await server_->Offload([&] {
+    reader = cas->OpenRead(digest);
+    if (!head && reader.ok() && (*reader)->size() <= kSmallResponse) {
+      auto bytes = ReadWholeBlob(**reader);
+      if (!bytes.ok()) {
+        reader = bytes.status();
+      } else {
+        reader = std::unique_ptr<BlobReader>(
+            new MemoryBlobReader(std::make_shared<const std::string>(std::move(*bytes))));
+      }
+    }
+    return Status::Ok();
+  });
+  *offload = reader.ok() && (head || (*reader)->size() > kSmallResponse);
+  co_return reader;
 }
 
 asio::awaitable<bool> Connection::Drain(Parser& parser) {
@@ -1018,7 +1138,11 @@ asio::awaitable<Outcome> Connection::Kv(Parser& parser, const CachePath& path) {
       // Keys cannot be listed: a collection answers for itself only (Depth is ignored).
       body += DavResponse(href, true, 0, "");
     } else {
-      auto v = cache.GetKv(path.instance, path.key);
+      Result<AcValue> v = Status::Internal("value not read");
+      co_await server_->Offload([&] {
+        v = cache.GetKv(path.instance, path.key);
+        return Status::Ok();
+      });
       if (!v.ok()) {
         if (v.status().code() == StatusCode::kNotFound) server_->metrics().AddMiss(slot);
         {
@@ -1040,7 +1164,11 @@ asio::awaitable<Outcome> Connection::Kv(Parser& parser, const CachePath& path) {
       bool ok = co_await SendText(req, 200, "");
       co_return Outcome{200, ok};
     }
-    auto v = cache.GetKv(path.instance, path.key);
+    Result<AcValue> v = Status::Internal("value not read");
+    co_await server_->Offload([&] {
+      v = cache.GetKv(path.instance, path.key);
+      return Status::Ok();
+    });
     if (!v.ok()) {
       if (v.status().code() == StatusCode::kNotFound) server_->metrics().AddMiss(slot);
       {
@@ -1169,24 +1297,47 @@ asio::awaitable<Outcome> Connection::CasPut(Parser& parser, const CachePath& pat
       }
     }
     bool exists = !writer.ok();
+    // The body is hashed here as well as in the verifying writer: knowing that
+    // it matches before the commit lets the size record be written alongside the
+    // blob, so the two durable writes share a flush instead of taking two in a
+    // row, while a record is still only ever written for verified bytes.
+    Hasher hasher(digest.function());
     BodyError be = co_await ReadBody(parser, [&](std::span<const uint8_t> data) {
-      return exists ? Status::Ok() : (*writer)->Append(data);
+      if (exists) return Status::Ok();
+      hasher.Update(data);
+      return (*writer)->Append(data);
     });
     if (!be.status.ok()) {
       Outcome o_ = co_await fail(be);
       co_return o_;
     }
-    Status st = co_await server_->Offload([&] {
-      Status s = exists ? Status::Ok() : (*writer)->Commit();
-      if (s.ok()) cache.RememberSize(digest);
-      return s;
-    });
-    if (!st.ok()) {
-      Outcome o_ = co_await SendError(req, st);
+    if (exists) {
+      co_await server_->Offload([&] {
+        cache.RememberSize(digest);
+        return Status::Ok();
+      });
+      bool ok = co_await SendText(req, 204, "");
+      co_return Outcome{204, ok};
+    }
+    if (HashBytes actual = hasher.Finish(); actual != digest.hash()) {
+      (*writer)->Abort();
+      Outcome o_ = co_await SendError(
+          req, Status::InvalidArgument("upload does not match its digest: expected " +
+                                       std::string(DigestFunctionName(digest.function())) + " " +
+                                       digest.hex() + ", computed " + HexEncode(actual)));
       co_return o_;
     }
-    bool ok = co_await SendText(req, exists ? 204 : 201, "");
-    co_return Outcome{exists ? 204 : 201, ok};
+    auto st = co_await server_->OffloadAll([&] { return (*writer)->Commit(); },
+                                           [&] {
+                                             cache.RememberSize(digest);
+                                             return Status::Ok();
+                                           });
+    if (!st[0].ok()) {
+      Outcome o_ = co_await SendError(req, st[0]);
+      co_return o_;
+    }
+    bool ok = co_await SendText(req, 201, "");
+    co_return Outcome{201, ok};
   }
 
   // Size unknown until the end (chunked) or bytes to decode (zstd): spool, then verify and store.
@@ -1263,28 +1414,32 @@ asio::awaitable<Outcome> Connection::CasPut(Parser& parser, const CachePath& pat
   }
   flight.emplace(&server_->flights(), actual);
   auto writer = cas->OpenWrite(actual);
+  auto remember = [&] {
+    cache.RememberSize(actual);
+    return Status::Ok();
+  };
   int code = 201;
   if (writer.ok()) {
-    Status st = co_await server_->Offload([&] {
-      Status s = spool.CopyTo(**writer);
-      return s.ok() ? (*writer)->Commit() : s;
-    });
-    if (!st.ok()) {
-      Outcome o_ = co_await SendError(req, st);
+    // Verified above (spool.Finish), so the size record may go alongside the blob.
+    auto st = co_await server_->OffloadAll(
+        [&] {
+          Status s = spool.CopyTo(**writer);
+          return s.ok() ? (*writer)->Commit() : s;
+        },
+        remember);
+    if (!st[0].ok()) {
+      Outcome o_ = co_await SendError(req, st[0]);
       co_return o_;
     }
   } else if (writer.status().code() == StatusCode::kAlreadyExists) {
     code = 204;
+    co_await server_->Offload(remember);
   } else {
     {
       Outcome o_ = co_await SendError(req, writer.status());
       co_return o_;
     }
   }
-  co_await server_->Offload([&] {
-    cache.RememberSize(actual);
-    return Status::Ok();
-  });
   bool ok = co_await SendText(req, code, "");
   co_return Outcome{code, ok};
 }

@@ -5,7 +5,9 @@
 // Built on Boost.Beast: a fixed pool of threads runs one io_context; each
 // connection is a coroutine on its own strand, so thousands of idle keep-alive
 // connections cost only their coroutine frame and a small buffer. Storage calls
-// block the calling pool thread (the pool size is configurable). Request bodies
+// that may wait (commits, reads of blobs not in the RAM tier, record reads) are
+// made on a separate blocking pool, so the connection threads never wait on the
+// disk or a remote tier (both pool sizes are configurable). Request bodies
 // are streamed into the store chunk by chunk and responses are streamed from
 // it, so neither an upload nor a slow reader makes the server hold a whole blob.
 #pragma once
