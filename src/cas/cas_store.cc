@@ -89,11 +89,27 @@ Result<bool> CasStore::Contains(const Digest& digest) {
 }
 
 Status CasStore::ContainsMany(std::span<const Digest> digests, std::span<uint8_t> present) {
-  for (const Digest& d : digests) RETURN_IF_ERROR(CheckDigest(d));
-  RETURN_IF_ERROR(blobs_->ContainsMany(digests, present));
-  for (size_t i = 0; i < digests.size(); i++) {
-    if (digests[i].IsEmptyBlob()) present[i] = 1;
+  bool has_empty = false;
+  for (const Digest& d : digests) {
+    RETURN_IF_ERROR(CheckDigest(d));
+    has_empty |= d.IsEmptyBlob();
   }
+  if (!has_empty) return blobs_->ContainsMany(digests, present);
+  // The empty blob is always present and never asked of a tier (a remote
+  // would be asked for nothing): only the others go down.
+  std::vector<Digest> others;
+  std::vector<size_t> where;
+  for (size_t i = 0; i < digests.size(); i++) {
+    if (digests[i].IsEmptyBlob()) {
+      present[i] = 1;
+    } else {
+      others.push_back(digests[i]);
+      where.push_back(i);
+    }
+  }
+  std::vector<uint8_t> found(others.size());
+  RETURN_IF_ERROR(blobs_->ContainsMany(others, found));
+  for (size_t j = 0; j < others.size(); j++) present[where[j]] = found[j];
   return Status::Ok();
 }
 

@@ -1,5 +1,7 @@
 #include "cas/tiered_blob_store.h"
 
+#include <cassert>
+
 #include "digest/hasher.h"
 #include "util/log.h"
 
@@ -96,18 +98,17 @@ Result<bool> TieredBlobStore::Contains(const Digest& digest) {
 }
 
 Status TieredBlobStore::ContainsMany(std::span<const Digest> digests, std::span<uint8_t> present) {
+  assert(digests.size() == present.size());
   // The local tier is asked about every digest, RAM hits included, for the
-  // same reason as in Contains(): the disk copy must be touched too.
+  // same reason as in Contains(): the disk copy must be touched too. RAM is
+  // asked about every digest as well, since asking refreshes its LRU order.
   RETURN_IF_ERROR(local_->ContainsMany(digests, present));
   for (size_t i = 0; i < digests.size(); i++) {
-    if (present[i]) continue;
     if (ram_) {
       ASSIGN_OR_RETURN(bool in_ram, ram_->Contains(digests[i]));
-      if (in_ram) {
-        present[i] = 1;
-        continue;
-      }
+      if (in_ram) present[i] = 1;
     }
+    if (present[i]) continue;
     if (remote_) {
       ASSIGN_OR_RETURN(bool remote, remote_->Contains(digests[i]));
       present[i] = remote ? 1 : 0;

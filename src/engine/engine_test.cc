@@ -242,6 +242,33 @@ TEST_F(EngineTest, TouchedObjectsSurviveWrapByCopyForward) {
   EXPECT_EQ(ReadAll(*e, hot), hot_data);
 }
 
+// Docs above 512 KiB have a rounded-up length in the packed directory entry:
+// reads clamp it to the ring's end and the aggregated write, and take the
+// exact length from the Doc, across wraps and a reopen.
+TEST_F(EngineTest, DocsWithApproximateLengthsReadBackExactly) {
+  opts_.size = 48ull << 20;
+  opts_.stripes = 1;
+  opts_.aggregation_bytes = (4 << 20) + 4096;
+  opts_.fragment_size = 4 << 20;
+  opts_.copy_forward_fraction = 0;
+  auto e = Open();
+  auto size_of = [](int i) { return size_t{600} * 1024 + size_t(i) * 77'777 % (3 << 20) + 13; };
+  const int n = 60;  // ~130 MiB into a ~40 MiB ring: several wraps
+  for (int i = 0; i < n; i++) ASSERT_TRUE(e->Put(KeyOf(i), Bytes(i, size_of(i))).ok()) << i;
+  EXPECT_GT(e->Stats().wraps, 1u);
+  int present = 0;
+  for (int i = 0; i < n; i++) {
+    if (!e->Contains(KeyOf(i))) continue;
+    ASSERT_EQ(ReadAll(*e, KeyOf(i)), Bytes(i, size_of(i))) << i;
+    present++;
+  }
+  EXPECT_GT(present, 8);
+  EXPECT_EQ(e->Stats().validation_failures, 0u);
+  e.reset();
+  e = Open();
+  for (int i = n - 5; i < n; i++) ASSERT_EQ(ReadAll(*e, KeyOf(i)), Bytes(i, size_of(i))) << i;
+}
+
 // The batched existence check answers exactly as one Contains() per key,
 // across wraps, large (multi-fragment) objects and removals, and touches what
 // it finds as ContainsAndTouch() does.

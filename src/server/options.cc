@@ -30,14 +30,14 @@ std::vector<OptionSpec> ServerOptionSpecs() {
        "Stripes the store is divided into (each has its own lock, ring and directory). "
        "0: one per CPU core. Fixed when the store is created."},
       {"engine.average_object_size", T::kBytes, "8KiB",
-       "Expected average object size; the directory holds size/this entries (16 bytes each). "
+       "Expected average object size; the directory holds size/this entries (14 bytes each). "
        "Fixed when the store is created."},
       {"engine.fragment_size", T::kBytes, "1048448",
        "Objects larger than this are stored as fragments of this size plus a header. The "
        "default is 1MiB less the 128-byte Doc header, so four fragments fill a 4MiB "
        "aggregated write exactly. Each object's fragment size is stored with it."},
       {"engine.aggregation_buffer", T::kBytes, "4MiB",
-       "Bytes gathered into one sequential write. Multiple of 4KiB, at least 64KiB."},
+       "Bytes gathered into one sequential write. Multiple of 4KiB, 64KiB to 256MiB."},
       {"engine.durability", T::kString, "durable",
        "durable: acknowledge an upload only once it is on stable storage (fdatasync, shared "
        "by all writers of one aggregated write). relaxed: acknowledge after the write is "

@@ -20,6 +20,7 @@ template <typename T>
 class HugePageAllocator {
  public:
   using value_type = T;
+  static_assert(alignof(T) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__, "small arrays use plain new");
   static constexpr size_t kHugePage = size_t{2} << 20;
 
   HugePageAllocator() = default;
@@ -32,7 +33,12 @@ class HugePageAllocator {
     size_t rounded = (bytes + kHugePage - 1) / kHugePage * kHugePage;
     void* p = std::aligned_alloc(kHugePage, rounded);
     if (p == nullptr) throw std::bad_alloc();
-    ::madvise(p, rounded, MADV_HUGEPAGE);  // advice only: failure leaves 4 KiB pages
+    // Only the whole huge pages the array fills: advising the partly used
+    // last one would make the kernel back it fully, up to 2 MiB of RAM the
+    // array never uses. Advice only: failure leaves 4 KiB pages.
+    if (size_t whole = bytes / kHugePage * kHugePage; whole > 0) {
+      ::madvise(p, whole, MADV_HUGEPAGE);
+    }
     return static_cast<T*>(p);
   }
   void deallocate(T* p, size_t n) {

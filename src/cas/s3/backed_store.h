@@ -44,12 +44,12 @@ namespace cycas::s3 {
 
 struct BackedStats {
   uint64_t local_hits = 0;
-  uint64_t remote_hits = 0;       // misses served by a fetch from the remote
-  uint64_t remote_bytes = 0;      // bytes fetched
-  uint64_t misses = 0;            // absent locally and remotely
-  uint64_t unavailable = 0;       // misses answered UNAVAILABLE
-  uint64_t corrupt = 0;           // remote objects whose bytes did not match their digest
-  uint64_t joined_fetches = 0;    // misses that waited for another reader's fetch
+  uint64_t remote_hits = 0;     // misses served by a fetch from the remote
+  uint64_t remote_bytes = 0;    // bytes fetched
+  uint64_t misses = 0;          // absent locally and remotely
+  uint64_t unavailable = 0;     // misses answered UNAVAILABLE
+  uint64_t corrupt = 0;         // remote objects whose bytes did not match their digest
+  uint64_t joined_fetches = 0;  // misses that waited for another reader's fetch
   uint64_t contains_local = 0, contains_cached = 0, contains_remote = 0;
   uint64_t contains_unavailable = 0;  // existence checks the remote could not answer
   uint64_t existence_cache_entries = 0;
@@ -63,12 +63,17 @@ class BackedBlobStore final : public BlobStore, public BatchContains {
     size_t existence_entries = 1'000'000;
   };
   // Nothing is owned. `remote_batch` may be null (ContainsMany then asks one by one).
-  BackedBlobStore(BlobStore* local, BlobStore* remote, BatchContains* remote_batch, UploadQueue* queue,
-                  Uploader* uploader, Options options);
+  BackedBlobStore(BlobStore* local, BlobStore* remote, BatchContains* remote_batch,
+                  UploadQueue* queue, Uploader* uploader, Options options);
 
   Result<bool> Contains(const Digest& digest) override { return ContainsImpl(digest, false); }
   std::vector<Result<bool>> ContainsMany(std::span<const Digest> digests) override {
     return ContainsManyImpl(digests, false);
+  }
+  // BlobStore's batched check (FindMissingBlobs, NegotiateBlobs): the same
+  // concurrent HEADs for what the local tier lacks.
+  Status ContainsMany(std::span<const Digest> digests, std::span<uint8_t> present) override {
+    return FlagsFrom(ContainsManyImpl(digests, false), present);
   }
   Result<std::unique_ptr<BlobReader>> OpenRead(const Digest& digest) override;
   Result<std::unique_ptr<BlobWriter>> OpenWrite(const Digest& digest) override;
@@ -87,8 +92,15 @@ class BackedBlobStore final : public BlobStore, public BatchContains {
     std::vector<Result<bool>> ContainsMany(std::span<const Digest> d) override {
       return s_->ContainsManyImpl(d, true);
     }
-    Result<std::unique_ptr<BlobReader>> OpenRead(const Digest& d) override { return s_->OpenRead(d); }
-    Result<std::unique_ptr<BlobWriter>> OpenWrite(const Digest& d) override { return s_->OpenWrite(d); }
+    Status ContainsMany(std::span<const Digest> d, std::span<uint8_t> present) override {
+      return FlagsFrom(s_->ContainsManyImpl(d, true), present);
+    }
+    Result<std::unique_ptr<BlobReader>> OpenRead(const Digest& d) override {
+      return s_->OpenRead(d);
+    }
+    Result<std::unique_ptr<BlobWriter>> OpenWrite(const Digest& d) override {
+      return s_->OpenWrite(d);
+    }
     Status Remove(const Digest& d) override { return s_->Remove(d); }
     std::string_view name() const override { return "s3-backed-strict"; }
 
@@ -105,6 +117,14 @@ class BackedBlobStore final : public BlobStore, public BatchContains {
 
   Result<bool> ContainsImpl(const Digest& digest, bool strict);
   std::vector<Result<bool>> ContainsManyImpl(std::span<const Digest> digests, bool strict);
+  // Per-digest answers as BlobStore::ContainsMany flags; the first error fails the call.
+  static Status FlagsFrom(const std::vector<Result<bool>>& answers, std::span<uint8_t> present) {
+    for (size_t i = 0; i < answers.size(); i++) {
+      if (!answers[i].ok()) return answers[i].status();
+      present[i] = *answers[i] ? 1 : 0;
+    }
+    return Status::Ok();
+  }
   Result<bool> RemoteAnswer(const Digest& digest, Result<bool> remote, bool strict);
   // One fetch per digest at a time; the others wait for its outcome.
   Status FetchOnce(const Digest& digest);
@@ -122,9 +142,11 @@ class BackedBlobStore final : public BlobStore, public BatchContains {
   std::mutex flights_mu_;
   std::unordered_map<Digest, std::shared_ptr<Flight>> flights_;
 
-  std::atomic<uint64_t> local_hits_{0}, remote_hits_{0}, remote_bytes_{0}, misses_{0}, unavailable_{0};
+  std::atomic<uint64_t> local_hits_{0}, remote_hits_{0}, remote_bytes_{0}, misses_{0},
+      unavailable_{0};
   std::atomic<uint64_t> corrupt_{0}, joined_{0};
-  std::atomic<uint64_t> contains_local_{0}, contains_cached_{0}, contains_remote_{0}, contains_unavailable_{0};
+  std::atomic<uint64_t> contains_local_{0}, contains_cached_{0}, contains_remote_{0},
+      contains_unavailable_{0};
 };
 
 // Records (action-cache entries) the same way: local first, then the remote;
@@ -135,7 +157,11 @@ class BackedRecordStore final : public RecordStore {
  public:
   BackedRecordStore(RecordStore* local, RecordStore* remote, UploadQueue* queue, Uploader* uploader,
                     WriteMode write_mode)
-      : local_(local), remote_(remote), queue_(queue), uploader_(uploader), write_mode_(write_mode) {}
+      : local_(local),
+        remote_(remote),
+        queue_(queue),
+        uploader_(uploader),
+        write_mode_(write_mode) {}
 
   Result<std::string> Get(std::string_view name) override;
   Status Put(std::string_view name, std::string_view value) override;
