@@ -254,7 +254,14 @@ grpc_phase() {
   want "$row" "$system" || return 0
   shift 5
   local out=$LOGS/grpc-$row-$system-$run.out
-  "$LOAD" --api "$api" --op "$op" --duration "$SECS" --seed "$run" \
+  # A seed per run and system: the cycas front-ends share one server, and
+  # REAPI and HTTP name blobs by the same SHA-256, so with one seed per run the
+  # HTTP upload phase re-sent the blobs REAPI had just stored and measured the
+  # already-stored fast path instead of writes.
+  local sys_no
+  case $system in cycas-zako) sys_no=1 ;; cycas-reapi) sys_no=2 ;; cycas-http) sys_no=3 ;;
+    nginx) sys_no=4 ;; *) sys_no=5 ;; esac
+  "$LOAD" --api "$api" --op "$op" --duration "$SECS" --seed "$((run * 10 + sys_no))" \
     --server "${LOAD_ADDR:-127.0.0.1:$P_GRPC}" "$@" >"$out" 2>"$out.err" &
   local lp=$! c0 c1
   # Sample server CPU only over the measured phase: cycas-load prints

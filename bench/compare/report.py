@@ -110,6 +110,8 @@ def fmt(v):
 def bound(row, system, lim):
     """The machine limit (name, MB/s) that bounds a cycas front-end's row."""
     fn = "blake3" if system == "cycas-zako" else "sha256"
+    if not all(k in lim for k in ("disk_write", "disk_read", "loopback", f"{fn}_4k", f"{fn}_16m")):
+        return None  # --no-limits: nothing to compare against
     cands = {
         "put4k": [("disk write", lim["disk_write"]), ("loopback TCP", lim["loopback"]),
                   (f"{fn.upper()} 4 KiB, 1 core", lim[f"{fn}_4k"])],
