@@ -225,37 +225,34 @@ def cmd_table(a):
       "carries 32 blobs, a FindMissingBlobs/NegotiateBlobs call 10,000 digests) or one "
       "ByteStream/Transport transfer.")
     p("")
-    p("| workload | " + " | ".join(SYSTEMS) + " |")
-    p("|---|" + "---|" * len(SYSTEMS))
-    for key, label, unit, field in ROWS:
-        cells = []
-        for s in SYSTEMS:
-            a50, a99 = stat(key, s, "p50_ms"), stat(key, s, "p99_ms")
-            cells.append("—" if a50 is None else f"{fmt(a50[0])} / {fmt(a99[0])}")
-        p(f"| {label} | " + " | ".join(cells) + " |")
-    p("")
+    def per_system_table(cell):
+        """A table with a row per workload and a column per system; cell(stat of a field) -> text."""
+        p("| workload | " + " | ".join(SYSTEMS) + " |")
+        p("|---|" + "---|" * len(SYSTEMS))
+        for key, label, unit, field in ROWS:
+            p(f"| {label} | " + " | ".join(cell(lambda f, k=key, s=s: stat(k, s, f))
+                                           for s in SYSTEMS) + " |")
+        p("")
+
+    def latency(get):
+        a50, a99 = get("p50_ms"), get("p99_ms")
+        return "—" if a50 is None else f"{fmt(a50[0])} / {fmt(a99[0])}"
+
+    def cpu(get):
+        c, sv = get("client_cpu_pct"), get("server_cpu_pct")
+        return "—" if c is None else f"{c[0]:.0f} / {sv[0]:.0f}"
+
+    def cpu_per_op(get):
+        c = get("server_cpu_us_per_op")
+        return "—" if c is None else f"{c[0]:.0f}"
+
+    per_system_table(latency)
     p("## CPU: median client % / server % of one core (2 cores = 200 %)")
     p("")
-    p("| workload | " + " | ".join(SYSTEMS) + " |")
-    p("|---|" + "---|" * len(SYSTEMS))
-    for key, label, unit, field in ROWS:
-        cells = []
-        for s in SYSTEMS:
-            c, sv = stat(key, s, "client_cpu_pct"), stat(key, s, "server_cpu_pct")
-            cells.append("—" if c is None else f"{c[0]:.0f} / {sv[0]:.0f}")
-        p(f"| {label} | " + " | ".join(cells) + " |")
-    p("")
+    per_system_table(cpu)
     p("## Server CPU per operation: median µs")
     p("")
-    p("| workload | " + " | ".join(SYSTEMS) + " |")
-    p("|---|" + "---|" * len(SYSTEMS))
-    for key, label, unit, field in ROWS:
-        cells = []
-        for s in SYSTEMS:
-            c = stat(key, s, "server_cpu_us_per_op")
-            cells.append("—" if c is None else f"{c[0]:.0f}")
-        p(f"| {label} | " + " | ".join(cells) + " |")
-    p("")
+    per_system_table(cpu_per_op)
     p("## REAPI vs zako on the same server (issue 5)")
     p("")
     p("| REAPI | zako | REAPI | zako | REAPI ÷ zako |")
