@@ -97,8 +97,8 @@ Status AlternatesStore::Put(const Key& first_key, std::string_view encoding,
                       RecordKind::kRecord);
 }
 
-Result<AlternatesStore::Selection> AlternatesStore::Select(const Key& first_key,
-                                                           std::span<const std::string> acceptable) {
+Result<AlternatesStore::Selection> AlternatesStore::Select(
+    const Key& first_key, std::span<const std::string> acceptable) {
   ASSIGN_OR_RETURN(auto list, List(first_key));
   for (const auto& want : acceptable) {
     for (const auto& a : list) {

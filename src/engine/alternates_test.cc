@@ -15,7 +15,8 @@ std::span<const uint8_t> B(std::string_view s) {
 std::string ReadAll(ObjectReader& r) {
   std::string s(r.size(), '\0');
   uint64_t off = 0;
-  while (off < s.size()) off += *r.Read(off, {reinterpret_cast<uint8_t*>(s.data()) + off, s.size() - off});
+  while (off < s.size())
+    off += *r.Read(off, {reinterpret_cast<uint8_t*>(s.data()) + off, s.size() - off});
   return s;
 }
 

@@ -41,7 +41,8 @@ Result<uint32_t> CheckDocHeader(const DocHeader& h, uint64_t max_len) {
     if (b != 0) return Status::DataLoss("doc reserved bytes are not zero");
   }
   uint64_t len = uint64_t{h.header_len} + h.data_len;
-  if (len > max_len) return Status::DataLoss("doc length " + std::to_string(len) + " out of bounds");
+  if (len > max_len)
+    return Status::DataLoss("doc length " + std::to_string(len) + " out of bounds");
   return static_cast<uint32_t>(len);
 }
 

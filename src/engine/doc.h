@@ -48,8 +48,12 @@ struct DocHeader {
 };
 static_assert(sizeof(DocHeader) == kDocHeaderSize, "Doc header layout must stay 128 bytes");
 
-inline uint64_t SectorsFor(uint64_t bytes) { return (bytes + kSectorSize - 1) / kSectorSize; }
-inline uint64_t DocSectors(uint64_t data_len) { return SectorsFor(kDocHeaderSize + data_len); }
+inline uint64_t SectorsFor(uint64_t bytes) {
+  return (bytes + kSectorSize - 1) / kSectorSize;
+}
+inline uint64_t DocSectors(uint64_t data_len) {
+  return SectorsFor(kDocHeaderSize + data_len);
+}
 
 // Writes header + data at `out` (which must have DocSectors(data.size())*512 bytes),
 // zero-filling the padding, and computes the checksum.

@@ -9,7 +9,7 @@ namespace cycas::engine {
 
 struct EngineStats {
   std::atomic<uint64_t> docs_written{0};
-  std::atomic<uint64_t> bytes_written{0};       // including padding
+  std::atomic<uint64_t> bytes_written{0};  // including padding
   std::atomic<uint64_t> batches_written{0};
   std::atomic<uint64_t> syncs{0};
   std::atomic<uint64_t> sync_micros{0};

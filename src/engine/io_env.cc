@@ -28,7 +28,8 @@ class PosixBlockFile final : public BlockFile {
         if (errno == EINTR) continue;
         return Status::IoError(Where("read", offset + done), errno);
       }
-      if (n == 0) return Status::Internal(Where("read", offset + done) + ": unexpected end of file");
+      if (n == 0)
+        return Status::Internal(Where("read", offset + done) + ": unexpected end of file");
       done += static_cast<size_t>(n);
     }
     return Status::Ok();
@@ -80,7 +81,7 @@ class PosixIoEnv final : public IoEnv {
     if (fd < 0) fd = ::open(path.c_str(), flags, 0644);
     if (fd < 0) return Status::IoError(path + ": open", errno);
 
-    struct stat st{};
+    struct stat st {};
     if (::fstat(fd, &st) != 0) {
       int e = errno;
       ::close(fd);
@@ -97,7 +98,8 @@ class PosixIoEnv final : public IoEnv {
       // Preallocate so that later writes cannot fail with ENOSPC half way through
       // the ring, and so that the file's extents are laid out once.
       int rc = ::posix_fallocate(fd, 0, static_cast<off_t>(size));
-      if (rc == EOPNOTSUPP || rc == EINVAL) rc = ::ftruncate(fd, static_cast<off_t>(size)) ? errno : 0;
+      if (rc == EOPNOTSUPP || rc == EINVAL)
+        rc = ::ftruncate(fd, static_cast<off_t>(size)) ? errno : 0;
       if (rc != 0) {
         ::close(fd);
         return Status::IoError(path + ": preallocate " + std::to_string(size) + " bytes", rc);
@@ -123,7 +125,9 @@ AlignedBuffer::AlignedBuffer(size_t size, bool zero) : size_(size) {
   if (zero) std::memset(data_, 0, rounded);
 }
 
-AlignedBuffer::~AlignedBuffer() { std::free(data_); }
+AlignedBuffer::~AlignedBuffer() {
+  std::free(data_);
+}
 
 AlignedBuffer::AlignedBuffer(AlignedBuffer&& o) noexcept : data_(o.data_), size_(o.size_) {
   o.data_ = nullptr;

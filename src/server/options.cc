@@ -9,8 +9,7 @@ std::vector<OptionSpec> ServerOptionSpecs() {
        "Address of the gRPC listener (zako CAS service). host:port; [::1]:port for IPv6."},
       {"server.data_dir", T::kString, "./cycas-data",
        "Directory for the store file and other state. Created if missing."},
-      {"server.grpc_max_message", T::kBytes, "4MiB",
-       "Largest gRPC message accepted or sent."},
+      {"server.grpc_max_message", T::kBytes, "4MiB", "Largest gRPC message accepted or sent."},
       {"server.shutdown_grace", T::kDuration, "10s",
        "On SIGTERM/SIGINT, how long in-flight calls may run before they are cancelled."},
       {"server.ready_file", T::kString, "",
@@ -44,6 +43,13 @@ std::vector<OptionSpec> ServerOptionSpecs() {
        "issued; a power cut may lose the last seconds of uploads."},
       {"engine.direct_io", T::kBool, "true",
        "Use O_DIRECT when the filesystem supports it (bypasses the page cache)."},
+      {"engine.read_ahead", T::kInt, "3",
+       "Fragments of a large object read ahead of a sequential reader, so the device "
+       "works on several reads at once (one 1MiB read at a time leaves much of a fast "
+       "disk's bandwidth unused). 0 disables read-ahead."},
+      {"engine.read_ahead_memory", T::kBytes, "64MiB",
+       "Most memory held by fragments read ahead and not yet sent, for all readers "
+       "together; past it, readers read one fragment at a time."},
       {"engine.snapshot_interval", T::kDuration, "10s",
        "How often each stripe's directory is written to disk. Shorter: faster crash recovery."},
       {"engine.copy_forward_fraction", T::kInt, "10",
@@ -117,12 +123,14 @@ std::vector<OptionSpec> ServerOptionSpecs() {
       {"s3.secret_key", T::kString, "", "Secret access key, with s3.access_key."},
       {"s3.credentials_file", T::kString, "",
        "AWS shared credentials file (INI: aws_access_key_id, aws_secret_access_key, "
-       "aws_session_token). Empty: AWS_SHARED_CREDENTIALS_FILE, else ~/.aws/credentials if present."},
+       "aws_session_token). Empty: AWS_SHARED_CREDENTIALS_FILE, else ~/.aws/credentials if "
+       "present."},
       {"s3.profile", T::kString, "",
        "Profile in the credentials file. Empty: AWS_PROFILE, else 'default'."},
       {"s3.tls_verify", T::kBool, "true",
        "Verify the endpoint's TLS certificate and host name (https endpoints)."},
-      {"s3.tls_ca_file", T::kString, "", "CA bundle (PEM) to verify the endpoint with; empty: the system's."},
+      {"s3.tls_ca_file", T::kString, "",
+       "CA bundle (PEM) to verify the endpoint with; empty: the system's."},
       {"s3.connect_timeout", T::kDuration, "5s", "Longest wait for a connection to S3."},
       {"s3.request_timeout", T::kDuration, "30s",
        "Longest HEAD, DELETE, small GET/PUT or multipart control request."},
@@ -130,9 +138,11 @@ std::vector<OptionSpec> ServerOptionSpecs() {
        "A transfer (ranged GET, large PUT, part) is aborted when no byte moved for this long; "
        "at least 1s. Also bounds a gateway that accepts connections but never answers."},
       {"s3.retries", T::kInt, "3",
-       "Retries of a failed S3 request (connection errors, timeouts, 5xx, 429) after the first try."},
+       "Retries of a failed S3 request (connection errors, timeouts, 5xx, 429) after the first "
+       "try."},
       {"s3.retry_backoff", T::kDuration, "100ms",
-       "First backoff before a retry; doubles per retry (with full jitter) up to s3.retry_backoff_max."},
+       "First backoff before a retry; doubles per retry (with full jitter) up to "
+       "s3.retry_backoff_max."},
       {"s3.retry_backoff_max", T::kDuration, "5s",
        "Longest backoff between retries, and between upload attempts while S3 is down."},
       {"s3.concurrency", T::kInt, "32",
@@ -152,7 +162,8 @@ std::vector<OptionSpec> ServerOptionSpecs() {
       {"s3.queue_limit", T::kInt, "1000000",
        "Most uploads waiting for S3; beyond, uploads wait s3.queue_full_wait, then fail "
        "RESOURCE_EXHAUSTED."},
-      {"s3.queue_full_wait", T::kDuration, "10s", "How long an upload waits for room in a full queue."},
+      {"s3.queue_full_wait", T::kDuration, "10s",
+       "How long an upload waits for room in a full queue."},
       {"s3.upload_workers", T::kInt, "16",
        "Threads uploading queued blobs to S3 (each waits on one upload at a time)."},
       {"s3.existence_cache_ttl", T::kDuration, "60s",

@@ -3,9 +3,8 @@
 #include <sys/stat.h>
 
 #include <cerrno>
-#include <cstdio>
-
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -15,7 +14,9 @@
 
 namespace cycas::server {
 
-Server::~Server() { Shutdown(); }
+Server::~Server() {
+  Shutdown();
+}
 
 namespace {
 
@@ -57,7 +58,8 @@ Status ParseSpans(const std::string& text, std::vector<engine::SpanSpec>* spans)
   size_t pos = 0;
   while (pos < text.size()) {
     size_t comma = text.find(',', pos);
-    std::string item = text.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    std::string item =
+        text.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
     pos = comma == std::string::npos ? text.size() : comma + 1;
     size_t eq = item.rfind('=');
     if (item.empty() || eq == 0) {
@@ -88,8 +90,11 @@ engine::EngineOptions Server::EngineOptionsFromConfig() const {
   o.aggregation_bytes = static_cast<uint32_t>(config_.GetBytes("engine.aggregation_buffer"));
   o.durable = config_.GetString("engine.durability") != "relaxed";
   o.direct_io = config_.GetBool("engine.direct_io");
+  o.read_ahead_fragments = static_cast<uint32_t>(config_.GetInt("engine.read_ahead"));
+  o.read_ahead_bytes = config_.GetBytes("engine.read_ahead_memory");
   o.snapshot_interval = config_.GetDuration("engine.snapshot_interval");
-  o.copy_forward_fraction = static_cast<double>(config_.GetInt("engine.copy_forward_fraction")) / 100.0;
+  o.copy_forward_fraction =
+      static_cast<double>(config_.GetInt("engine.copy_forward_fraction")) / 100.0;
   return o;
 }
 
@@ -146,8 +151,8 @@ Status Server::BuildStorage() {
   cas_ = std::make_unique<CasStore>(tiers_.get(), serving_records_, co);
   CasStore* ac_cas = cas_.get();
   if (s3_tier_) {
-    strict_tiers_ = std::make_unique<TieredBlobStore>(ram_tier_.get(), s3_tier_->strict_blobs(), nullptr,
-                                                      TieredBlobStore::Options{});
+    strict_tiers_ = std::make_unique<TieredBlobStore>(ram_tier_.get(), s3_tier_->strict_blobs(),
+                                                      nullptr, TieredBlobStore::Options{});
     strict_cas_ = std::make_unique<CasStore>(strict_tiers_.get(), serving_records_, co);
     ac_cas = strict_cas_.get();
   }
@@ -167,11 +172,15 @@ Status Server::Start() {
   if (cf < 0 || cf > 50) {
     return Status::InvalidArgument("engine.copy_forward_fraction must be between 0 and 50");
   }
+  if (int64_t ra = config_.GetInt("engine.read_ahead"); ra < 0 || ra > 64) {
+    return Status::InvalidArgument("engine.read_ahead must be between 0 and 64 fragments, got " +
+                                   std::to_string(ra));
+  }
   std::error_code ec;
   std::filesystem::create_directories(config_.GetString("server.data_dir"), ec);
   if (ec) {
-    return Status::Internal("cannot create server.data_dir " + config_.GetString("server.data_dir") +
-                            ": " + ec.message());
+    return Status::Internal("cannot create server.data_dir " +
+                            config_.GetString("server.data_dir") + ": " + ec.message());
   }
   if (const std::string& creds = config_.GetString("auth.credentials_file"); !creds.empty()) {
     int64_t cache_size = config_.GetInt("auth.password_cache_size");
@@ -212,7 +221,9 @@ Status Server::Start() {
   ports_["grpc"] = port_;
   RETURN_IF_ERROR(zako_->Start(credentials, max_msg, config_.GetString("server.listen"), port_));
   for (const auto& [name, port] : zako_->ports()) ports_[name] = port;
-  LOG(kInfo, "cycasd listening").kv("address", config_.GetString("server.listen")).kv("port", port_);
+  LOG(kInfo, "cycasd listening")
+      .kv("address", config_.GetString("server.listen"))
+      .kv("port", port_);
   RETURN_IF_ERROR(StartHttp());
   return WriteReadyFile();
 }
@@ -250,7 +261,8 @@ Status Server::WriteReadyFile() const {
   if (f == nullptr) return Status::IoError("server.ready_file " + tmp, errno);
   for (const auto& [name, port] : ports_) std::fprintf(f, "%s %d\n", name.c_str(), port);
   std::fclose(f);
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) return Status::IoError("server.ready_file " + path, errno);
+  if (std::rename(tmp.c_str(), path.c_str()) != 0)
+    return Status::IoError("server.ready_file " + path, errno);
   return Status::Ok();
 }
 
@@ -277,7 +289,8 @@ void Server::Shutdown() {
   // Then zako: it stops parking uploads and closes the Transport listener
   // (in the background, alongside the main listener below).
   if (zako_) {
-    zako_->Shutdown(std::chrono::system_clock::now() + config_.GetDuration("server.shutdown_grace"));
+    zako_->Shutdown(std::chrono::system_clock::now() +
+                    config_.GetDuration("server.shutdown_grace"));
   }
   if (grpc_) {
     auto grace = config_.GetDuration("server.shutdown_grace");
