@@ -43,53 +43,6 @@ namespace {
 
 using u128 = unsigned __int128;
 
-// Known bugs, reported and kept in regressions/fuzz_config/, that a long run
-// may be told to step around (CYCAS_FUZZ_MASK_KNOWN_BUGS=1) so that it keeps
-// exploring instead of rediscovering them every few seconds. Off by default:
-// CI and scripts/fuzz.sh fail until they are fixed. Remove each mask with its fix.
-//   duration-overflow: ParseDuration wraps values past INT64_MAX milliseconds
-//     ("5124095576030432h" parses as 3584000ms) instead of rejecting them.
-//   toml11-literal-utf8: toml11 3.7.1 (Debian) reads out of bounds when a
-//     literal string ('...' or '''...''') holds invalid UTF-8
-//     (upstream ToruNiina/toml11#199, fixed by #208 in 3.8.0).
-bool MaskKnownBugs() {
-  static const bool mask = std::getenv("CYCAS_FUZZ_MASK_KNOWN_BUGS") != nullptr;
-  return mask;
-}
-
-bool ValidUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    size_t n;
-    uint32_t cp;
-    if (c < 0x80) {
-      i++;
-      continue;
-    } else if ((c & 0xe0) == 0xc0) {
-      n = 1, cp = c & 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
-      n = 2, cp = c & 0x0f;
-    } else if ((c & 0xf8) == 0xf0) {
-      n = 3, cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + n >= s.size()) return false;
-    for (size_t k = 1; k <= n; k++) {
-      const auto d = static_cast<unsigned char>(s[i + k]);
-      if ((d & 0xc0) != 0x80) return false;
-      cp = cp << 6 | (d & 0x3f);
-    }
-    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
-      return false;
-    }
-    i += n + 1;
-  }
-  return true;
-}
-
 std::string Shown(std::string_view text) {
   std::string s;
   for (char c : text.substr(0, 80)) {
@@ -187,9 +140,7 @@ void FuzzScalars(std::string_view text) {
     auto denoted = RefDurationMs(text);
     // The result is a std::chrono::milliseconds (int64 count): larger is an error.
     const bool overflow = denoted && *denoted > static_cast<u128>(INT64_MAX);
-    if (overflow && MaskKnownBugs()) {
-      // duration-overflow: see MaskKnownBugs().
-    } else if (denoted && !overflow) {
+    if (denoted && !overflow) {
       const auto want = static_cast<int64_t>(*denoted);
       FUZZ_CHECK(got.ok() && got->count() == want,
                  "ParseDuration(" + arg + ") = " +
@@ -296,8 +247,6 @@ void RunOne(std::string_view text) {
   Status st = config.SetFromAssignment(text);
   if (st.ok()) CheckGetters(config, "SetFromAssignment(" + Shown(text) + ")");
 
-  // toml11-literal-utf8: see MaskKnownBugs().
-  if (MaskKnownBugs() && text.find('\'') != std::string_view::npos && !ValidUtf8(text)) return;
   Config from_file(server::ServerOptionSpecs());
   st = LoadToml(text, &from_file);
   if (st.ok()) {

@@ -629,50 +629,6 @@ void ApplyPatches(const uint8_t* data, size_t size, std::vector<uint8_t>& img) {
   for (uint64_t off : reseal) Reseal(img, off);
 }
 
-// Known bugs, reported and kept in regressions/fuzz_engine_recovery/, that a
-// long run may be told to step around (CYCAS_FUZZ_MASK_KNOWN_BUGS=1) so that
-// it keeps exploring. Off by default. Remove each mask with its fix.
-//   huge-entry-length: Stripe::ReadDoc allocates entry.sectors() * 512 bytes
-//     before validating anything, so a directory entry (from a snapshot whose
-//     checksums verify) or a fragment-table entry with a huge length makes the
-//     engine allocate up to 128 GiB and die.
-//   fragment-count-overflow: EngineReader::Validate computes
-//     (total_len + fragment_size - 1) / fragment_size in 64 bits; a header Doc
-//     claiming total_len near 2^64 with an empty fragment table passes, and
-//     Read() then indexes the table far out of bounds.
-bool MaskKnownBugs() {
-  static const bool mask = std::getenv("CYCAS_FUZZ_MASK_KNOWN_BUGS") != nullptr;
-  return mask;
-}
-
-bool HitsKnownBug(const std::vector<uint8_t>& img) {
-  const engine::StripeGeometry& geo = g_pristine->geo;
-  constexpr uint64_t kMaxSectors = kAggregationBytes / engine::kSectorSize;
-  for (int copy = 0; copy < 2; copy++) {
-    const uint64_t at = geo.SnapshotOffset(copy);
-    for (uint64_t i = 0; i < geo.dir.entries(); i++) {
-      engine::PackedDirEntry e;
-      std::memcpy(&e, img.data() + at + engine::kBlockSize + i * sizeof e, sizeof e);
-      if (e.used() && e.Unpack().sectors() > kMaxSectors) return true;
-    }
-  }
-  bool found = false;
-  ForEachDoc(img, [&](uint64_t off, const DocHeader& h) {
-    if (h.type != static_cast<uint8_t>(engine::DocType::kObjectHeader)) return;
-    if (h.data_len >= 8) {  // fragment-count-overflow
-      uint32_t fs;
-      std::memcpy(&fs, img.data() + off + engine::kDocHeaderSize + 4, 4);
-      if (fs != 0 && h.total_len > UINT64_MAX - (fs - 1)) found = true;
-    }
-    for (uint64_t p = 8; p + 16 <= h.data_len; p += 16) {
-      uint32_t sectors;
-      std::memcpy(&sectors, img.data() + off + engine::kDocHeaderSize + p + 4, 4);
-      if ((sectors & engine::kMaxDocSectors) > kMaxSectors) found = true;
-    }
-  });
-  return found;
-}
-
 void RunOne(const uint8_t* data, size_t size) {
   const Pristine& p = *g_pristine;
   // The engine writes into the env's image; the oracle wants the patched image
@@ -684,11 +640,6 @@ void RunOne(const uint8_t* data, size_t size) {
   };
   g_env->CopyImage(p.image);
   g_env->Edit([&](std::vector<uint8_t>& img) { ApplyPatches(data, size, img); });
-  if (MaskKnownBugs()) {  // huge-entry-length, fragment-count-overflow
-    bool hits = false;
-    g_env->Edit([&](std::vector<uint8_t>& img) { hits = HitsKnownBug(img); });
-    if (hits) return;
-  }
   g_env->crashed = false;
   auto opened = Engine::Open(Options(g_env));
   if (!opened.ok()) return;  // refusing a damaged store is fine

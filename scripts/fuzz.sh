@@ -17,8 +17,6 @@
 #                               "-fork=2 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1"
 #                               to keep going after a finding (long runs)
 #   FUZZ_SKIP_REGRESSIONS=1     do not replay fuzz/regressions/
-#   CYCAS_FUZZ_MASK_KNOWN_BUGS=1  let the harnesses step around known, reported
-#                               bugs (see fuzz/README.md) during long runs
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
