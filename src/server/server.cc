@@ -172,6 +172,16 @@ Status Server::Start() {
   if (cf < 0 || cf > 50) {
     return Status::InvalidArgument("engine.copy_forward_fraction must be between 0 and 50");
   }
+  // Checked here, before EngineOptionsFromConfig narrows them to 32 bits: a
+  // value past 4 GiB would otherwise wrap to a small, valid-looking size.
+  if (uint64_t agg = config_.GetBytes("engine.aggregation_buffer"); agg > (256ull << 20)) {
+    return Status::InvalidArgument("engine.aggregation_buffer must be at most 256MiB, got " +
+                                   std::to_string(agg) + " bytes");
+  }
+  if (uint64_t fs = config_.GetBytes("engine.fragment_size"); fs > (256ull << 20)) {
+    return Status::InvalidArgument("engine.fragment_size must be at most 256MiB, got " +
+                                   std::to_string(fs) + " bytes");
+  }
   if (int64_t ra = config_.GetInt("engine.read_ahead"); ra < 0 || ra > 64) {
     return Status::InvalidArgument("engine.read_ahead must be between 0 and 64 fragments, got " +
                                    std::to_string(ra));
