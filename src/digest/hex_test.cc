@@ -33,10 +33,10 @@ TEST(HexTest, DecodeRoundTripsEveryByteValue) {
   EXPECT_EQ(*decoded, all);
 }
 
-// Decoding takes 8 characters at a time with a tail done one pair at a time:
-// every length up to three groups, round trip.
+// Decoding takes 16 characters at a time, with a tail done one pair at a
+// time: every length from none to a group and a tail, round trip.
 TEST(HexTest, DecodeRoundTripsEveryLengthAroundTheGroupSize) {
-  for (size_t n = 0; n <= 13; ++n) {
+  for (size_t n = 0; n <= 21; ++n) {
     std::vector<uint8_t> bytes;
     for (size_t i = 0; i < n; ++i) bytes.push_back(static_cast<uint8_t>(0x9e * (i + 1)));
     auto decoded = HexDecode(HexEncode(bytes));
@@ -49,7 +49,7 @@ TEST(HexTest, DecodeRoundTripsEveryLengthAroundTheGroupSize) {
 // exactly when it is a lowercase hex digit, and then decoded to its value;
 // otherwise the error names that position.
 TEST(HexTest, DecodeChecksEveryCharacterInEveryPosition) {
-  const std::string valid = "0123456789abcdef0123";  // two groups of 8, a tail of 4
+  const std::string valid = "0123456789abcdef0123";  // a group of 16, a tail of 4
   for (size_t pos = 0; pos < valid.size(); ++pos) {
     for (int c = 0; c < 256; ++c) {
       std::string hex = valid;
