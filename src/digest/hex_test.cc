@@ -33,6 +33,43 @@ TEST(HexTest, DecodeRoundTripsEveryByteValue) {
   EXPECT_EQ(*decoded, all);
 }
 
+// Decoding takes 16 characters at a time, with a tail done one pair at a
+// time: every length from none to a group and a tail, round trip.
+TEST(HexTest, DecodeRoundTripsEveryLengthAroundTheGroupSize) {
+  for (size_t n = 0; n <= 21; ++n) {
+    std::vector<uint8_t> bytes;
+    for (size_t i = 0; i < n; ++i) bytes.push_back(static_cast<uint8_t>(0x9e * (i + 1)));
+    auto decoded = HexDecode(HexEncode(bytes));
+    ASSERT_TRUE(decoded.ok()) << n << ": " << decoded.status().ToString();
+    EXPECT_EQ(*decoded, bytes) << n;
+  }
+}
+
+// Every byte value at every position of a group and of the tail: accepted
+// exactly when it is a lowercase hex digit, and then decoded to its value;
+// otherwise the error names that position.
+TEST(HexTest, DecodeChecksEveryCharacterInEveryPosition) {
+  const std::string valid = "0123456789abcdef0123";  // a group of 16, a tail of 4
+  for (size_t pos = 0; pos < valid.size(); ++pos) {
+    for (int c = 0; c < 256; ++c) {
+      std::string hex = valid;
+      hex[pos] = static_cast<char>(c);
+      std::vector<uint8_t> out(hex.size() / 2);
+      Status st = HexDecodeTo(hex, out);
+      const bool is_hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+      ASSERT_EQ(st.ok(), is_hex) << "byte " << c << " at " << pos;
+      if (is_hex) {
+        const int v = c <= '9' ? c - '0' : c - 'a' + 10;
+        const int shift = pos % 2 == 0 ? 4 : 0;
+        EXPECT_EQ((out[pos / 2] >> shift) & 0xf, v) << "byte " << c << " at " << pos;
+      } else {
+        EXPECT_THAT(st.message(), HasSubstr("position " + std::to_string(pos) + ":"))
+            << "byte " << c << " at " << pos;
+      }
+    }
+  }
+}
+
 TEST(HexTest, DecodeAcceptsEmptyString) {
   auto decoded = HexDecode("");
   ASSERT_TRUE(decoded.ok());

@@ -3,6 +3,7 @@
 // ContentAddressableStorage, ActionCache and ByteStream, their error paths,
 // zstd-compressed transfers, GetTree paging, and resumable ByteStream uploads
 // (within one server run and across a restart).
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <zstd.h>
@@ -284,6 +285,69 @@ TEST_F(ReapiE2ETest, FindMissingNamesAMalformedDigest) {
   grpc::Status st = client_->cas->FindMissingBlobs(Client::Ctx().get(), req, &resp);
   EXPECT_CODE(st, INVALID_ARGUMENT);
   EXPECT_NE(st.error_message().find("blob_digests[1]"), std::string::npos) << st.error_message();
+}
+
+TEST_F(ReapiE2ETest, FindMissingRefusesANegativeSize) {
+  v2::FindMissingBlobsRequest req;
+  *req.add_blob_digests() = ProtoDigest("ok");
+  auto* bad = req.add_blob_digests();
+  *bad = ProtoDigest("negative");
+  bad->set_size_bytes(-1);
+  v2::FindMissingBlobsResponse resp;
+  grpc::Status st = client_->cas->FindMissingBlobs(Client::Ctx().get(), req, &resp);
+  EXPECT_CODE(st, INVALID_ARGUMENT);
+  EXPECT_NE(st.error_message().find("blob_digests[1]"), std::string::npos) << st.error_message();
+  EXPECT_NE(st.error_message().find("size must be >= 0"), std::string::npos) << st.error_message();
+}
+
+// The answer is the missing digests in request order (duplicates included),
+// however the request is split into ranges for checking.
+TEST_F(ReapiE2ETest, FindMissingAnswersInRequestOrderAcrossCheckRanges) {
+  std::vector<std::string> blobs, present;
+  for (int i = 0; i < 1500; i++) {
+    blobs.push_back("blob " + std::to_string(i));
+    if (i % 7 < 3) present.push_back(blobs.back());
+  }
+  blobs.push_back(blobs[5]);  // missing, twice
+  blobs.push_back(blobs[0]);  // present, twice
+  ASSERT_TRUE(client_->Upload(present).ok());
+  v2::FindMissingBlobsRequest req;
+  for (const auto& b : blobs) *req.add_blob_digests() = ProtoDigest(b);
+  v2::FindMissingBlobsResponse resp;
+  grpc::Status st = client_->cas->FindMissingBlobs(Client::Ctx().get(), req, &resp);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  std::vector<std::string> want, got;
+  for (size_t i = 0; i < blobs.size(); i++) {
+    if (i >= 1500 ? i == 1500 : i % 7 >= 3) want.push_back(DigestPath(ProtoDigest(blobs[i])));
+  }
+  for (const auto& m : resp.missing_blob_digests()) got.push_back(DigestPath(m));
+  EXPECT_EQ(got, want);
+}
+
+// Bytes that are not a FindMissingBlobsRequest get INTERNAL, as gRPC's own
+// unary handler answers a request it cannot parse.
+TEST_F(ReapiE2ETest, FindMissingRefusesBytesThatAreNotARequest) {
+  auto channel = grpc::CreateChannel(server_->address("grpc"), grpc::InsecureChannelCredentials());
+  grpc::GenericStub stub(channel);
+  const char garbage[] = "\x0f";  // field 1 with wire type 7, which does not exist
+  grpc::Slice slice(garbage, sizeof(garbage) - 1);
+  grpc::ByteBuffer request(&slice, 1);
+  grpc::CompletionQueue cq;
+  auto ctx = Client::Ctx();
+  auto call = stub.PrepareUnaryCall(
+      ctx.get(), "/build.bazel.remote.execution.v2.ContentAddressableStorage/FindMissingBlobs",
+      request, &cq);
+  call->StartCall();
+  grpc::ByteBuffer response;
+  grpc::Status st;
+  call->Finish(&response, &st, reinterpret_cast<void*>(1));
+  void* tag = nullptr;
+  bool ok = false;
+  ASSERT_TRUE(cq.Next(&tag, &ok));
+  EXPECT_CODE(st, INTERNAL);
+  cq.Shutdown();
+  while (cq.Next(&tag, &ok)) {
+  }
 }
 
 TEST_F(ReapiE2ETest, UnsupportedDigestFunctionIsRefused) {
