@@ -57,11 +57,6 @@ struct EngineOptions {
   bool direct_io = true;
   std::chrono::milliseconds snapshot_interval{10'000};
   double copy_forward_fraction = 0.1;  // objects this close to eviction are rewritten on touch
-  // Docs up to this many bytes are read through the page cache
-  // (BlockFile::ReadCachedAt): a small blob that drops out of the RAM tier but
-  // is read again soon costs a copy instead of a device read. Larger reads
-  // (fragments) bypass the cache. 0: every read uses direct I/O.
-  uint32_t cached_read_max = 64 << 10;
   std::chrono::milliseconds writer_wait{
       30'000};           // how long a 2nd writer of a key waits for the 1st
   IoEnv* env = nullptr;  // nullptr: IoEnv::Default()

@@ -90,8 +90,6 @@ engine::EngineOptions Server::EngineOptionsFromConfig() const {
   o.aggregation_bytes = static_cast<uint32_t>(config_.GetBytes("engine.aggregation_buffer"));
   o.durable = config_.GetString("engine.durability") != "relaxed";
   o.direct_io = config_.GetBool("engine.direct_io");
-  o.cached_read_max = static_cast<uint32_t>(
-      std::min<uint64_t>(config_.GetBytes("engine.page_cache_reads"), UINT32_MAX));
   o.snapshot_interval = config_.GetDuration("engine.snapshot_interval");
   o.copy_forward_fraction =
       static_cast<double>(config_.GetInt("engine.copy_forward_fraction")) / 100.0;
