@@ -217,7 +217,16 @@ grpc::Status ByteStreamService::Write(grpc::ServerContext* context,
   int64_t next_offset = start;
   bool finished = false;
   bool first = true;
-  while (first || reader->Read(&req)) {
+  auto next_message = [&] {
+    // A message whose bytes went to the spool left an empty string behind:
+    // parse the next one into a recycled buffer (see UploadSpool::TakeBuffer).
+    if (req.data().capacity() < (64 << 10)) {
+      std::string buffer = spool_->TakeBuffer();
+      if (buffer.capacity() > req.data().capacity()) req.mutable_data()->swap(buffer);
+    }
+    return reader->Read(&req);
+  };
+  while (first || next_message()) {
     first = false;
     if (!req.resource_name().empty() && req.resource_name() != resource) {
       return fail(Status::InvalidArgument("resource_name changed within one Write stream"), false);

@@ -117,7 +117,7 @@ Status UploadSpool::Upload::WaitFlush() {
 }
 
 void UploadSpool::Upload::DropHeld() {
-  held_.clear();
+  spool_->RecycleBuffers(held_);
   held_bytes_ = 0;
   if (reserved_ > 0) spool_->ReleaseMemory(reserved_);
   reserved_ = 0;
@@ -335,6 +335,37 @@ void UploadSpool::ReleaseMemory(uint64_t n) {
   memory_used_.fetch_sub(n, std::memory_order_relaxed);
 }
 
+std::string UploadSpool::TakeBuffer() {
+  std::lock_guard lk(pool_mu_);
+  if (pool_.empty()) return {};
+  std::string b = std::move(pool_.back());
+  pool_.pop_back();
+  pool_bytes_ -= b.capacity();
+  return b;
+}
+
+uint64_t UploadSpool::pooled_bytes() {
+  std::lock_guard lk(pool_mu_);
+  return pool_bytes_;
+}
+
+void UploadSpool::RecycleBuffers(std::vector<std::string>& buffers) {
+  // Only buffers worth a message: small strings cost malloc little.
+  constexpr size_t kMinRecycled = 64 << 10;
+  {
+    std::lock_guard lk(pool_mu_);
+    for (auto& b : buffers) {
+      if (b.capacity() < kMinRecycled || pool_bytes_ + b.capacity() > options_.memory_bytes) {
+        continue;
+      }
+      b.clear();
+      pool_bytes_ += b.capacity();
+      pool_.push_back(std::move(b));
+    }
+  }
+  buffers.clear();  // frees what the pool did not take, outside the lock
+}
+
 void UploadSpool::WriterLoop() {
   while (true) {
     WriteJob job;
@@ -346,7 +377,7 @@ void UploadSpool::WriterLoop() {
       jobs_.pop_front();
     }
     Status st = WritePieces(job.fd, job.offset, job.pieces, job.path);
-    job.pieces.clear();
+    RecycleBuffers(job.pieces);
     if (job.reserved > 0) ReleaseMemory(job.reserved);
     {
       std::lock_guard lk(job.state->mu);

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -77,6 +78,33 @@ TEST_F(UploadSpoolTest, SmallFinishedUploadNeverTouchesDisk) {
   EXPECT_EQ(FileCount(), 0u);
   (*up)->Discard();
   EXPECT_EQ(spool->Query(key_).status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(UploadSpoolTest, MessageBuffersAreRecycledWithinTheMemoryBudget) {
+  constexpr size_t kMiB = 1 << 20;
+  auto spool = Open(std::chrono::hours(1), 1 << 30, 1 << 20, 10000, /*memory=*/3 * kMiB);
+  EXPECT_EQ(spool->TakeBuffer().capacity(), std::string().capacity());  // nothing to recycle yet
+  auto up = spool->Acquire(key_, digest_);
+  ASSERT_TRUE(up.ok());
+  std::vector<const char*> addresses;
+  for (int i = 0; i < 4; i++) {
+    std::string message(kMiB, static_cast<char>('a' + i));
+    addresses.push_back(message.data());
+    ASSERT_TRUE((*up)->Append(std::move(message)).ok());
+  }
+  ASSERT_TRUE((*up)->Append(std::string(100, 'x')).ok());  // too small to be worth keeping
+  (*up)->Discard();
+  // The pool keeps what fits the memory budget: three of the four 1 MiB buffers.
+  EXPECT_EQ(spool->pooled_bytes(), 3 * kMiB);
+  for (int i = 0; i < 3; i++) {
+    std::string b = spool->TakeBuffer();
+    EXPECT_TRUE(b.empty());
+    EXPECT_GE(b.capacity(), kMiB);
+    // The very allocations the upload held, not copies of them.
+    EXPECT_NE(std::find(addresses.begin(), addresses.end(), b.data()), addresses.end());
+  }
+  EXPECT_EQ(spool->pooled_bytes(), 0u);
+  EXPECT_LT(spool->TakeBuffer().capacity(), kMiB);
 }
 
 TEST_F(UploadSpoolTest, UploadBeyondTheMemoryBudgetSpillsToItsFileAndKeepsEveryByte) {
