@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -49,6 +50,13 @@ class BlobWriter {
   // Makes the blob visible. In the default durable mode the bytes are on stable
   // storage when this returns OK.
   virtual Status Commit() = 0;
+  // True when CommitAsync() never blocks the calling thread (it only queues
+  // the commit), so an event loop may call it instead of handing Commit() to
+  // a thread that can block.
+  virtual bool CanCommitAsync() const { return false; }
+  // Commit() reporting through `done`, on any thread (keep `done` short). The
+  // writer must stay alive until `done` has run. The default commits here.
+  virtual void CommitAsync(std::function<void(Status)> done) { done(Commit()); }
   // Discards everything written. Safe to call more than once.
   virtual void Abort() = 0;
 };

@@ -37,7 +37,7 @@ Status VerifyingWriter::Append(std::span<const uint8_t> data) {
   return st;
 }
 
-Status VerifyingWriter::Commit() {
+Status VerifyingWriter::Verify() {
   if (done_) return Status::FailedPrecondition("upload already finished");
   if (received_ != digest_.size_bytes()) {
     Abort();
@@ -52,9 +52,22 @@ Status VerifyingWriter::Commit() {
                                    std::string(DigestFunctionName(digest_.function())) + " " +
                                    digest_.hex() + ", computed " + HexEncode(actual));
   }
+  return Status::Ok();
+}
+
+Status VerifyingWriter::Commit() {
+  RETURN_IF_ERROR(Verify());
   Status st = inner_->Commit();
   Finish();
   return st;
+}
+
+void VerifyingWriter::CommitAsync(std::function<void(Status)> done) {
+  if (Status st = Verify(); !st.ok()) return done(st);
+  inner_->CommitAsync([this, done = std::move(done)](Status st) {
+    Finish();
+    done(std::move(st));
+  });
 }
 
 void VerifyingWriter::Abort() {
@@ -119,6 +132,11 @@ Result<std::unique_ptr<BlobReader>> CasStore::OpenRead(const Digest& digest) {
     return std::unique_ptr<BlobReader>(new MemoryBlobReader(std::make_shared<const std::string>()));
   }
   return blobs_->OpenRead(digest);
+}
+
+bool CasStore::UploadInFlight(const Digest& digest) {
+  std::lock_guard lk(mu_);
+  return in_flight_.contains(digest);
 }
 
 Result<std::unique_ptr<BlobWriter>> CasStore::OpenWrite(const Digest& digest) {

@@ -42,6 +42,9 @@ class CasStore {
   // A verifying writer. ALREADY_EXISTS when the blob is present (after waiting
   // for a concurrent upload of the same digest to finish).
   Result<std::unique_ptr<BlobWriter>> OpenWrite(const Digest& digest);
+  // Whether an upload of `digest` is in progress now (OpenWrite would wait for
+  // it). A hint: the answer may change at once.
+  bool UploadInFlight(const Digest& digest);
 
   // Stores a blob held in memory (verified). An already present blob is OK.
   Status Put(const Digest& digest, std::string_view bytes);
@@ -70,10 +73,14 @@ class VerifyingWriter final : public BlobWriter {
   ~VerifyingWriter() override;
   Status Append(std::span<const uint8_t> data) override;
   Status Commit() override;
+  bool CanCommitAsync() const override { return inner_->CanCommitAsync(); }
+  void CommitAsync(std::function<void(Status)> done) override;
   void Abort() override;
   uint64_t received() const { return received_; }
 
  private:
+  // The size and hash check that precedes every commit (aborts on a mismatch).
+  Status Verify();
   void Finish();
   Digest digest_;
   std::unique_ptr<BlobWriter> inner_;

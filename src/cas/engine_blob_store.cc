@@ -22,6 +22,8 @@ class EngineBlobWriter final : public BlobWriter {
   explicit EngineBlobWriter(std::unique_ptr<engine::ObjectWriter> w) : w_(std::move(w)) {}
   Status Append(std::span<const uint8_t> data) override { return w_->Append(data); }
   Status Commit() override { return w_->Commit(); }
+  bool CanCommitAsync() const override { return true; }
+  void CommitAsync(std::function<void(Status)> done) override { w_->CommitAsync(std::move(done)); }
   void Abort() override { w_->Abort(); }
 
  private:
@@ -79,15 +81,26 @@ Result<std::string> EngineRecordStore::Get(std::string_view name) {
   return out;
 }
 
+Status EngineRecordStore::CheckValueSize(std::string_view value) const {
+  if (value.size() <= max_value_size()) return Status::Ok();
+  return Status::InvalidArgument("value of " + std::to_string(value.size()) +
+                                 " bytes exceeds the record limit of " +
+                                 std::to_string(max_value_size()));
+}
+
 Status EngineRecordStore::Put(std::string_view name, std::string_view value) {
-  if (value.size() > max_value_size()) {
-    return Status::InvalidArgument("value of " + std::to_string(value.size()) +
-                                   " bytes exceeds the record limit of " +
-                                   std::to_string(max_value_size()));
-  }
+  RETURN_IF_ERROR(CheckValueSize(value));
   return engine_->Put(EngineKeyForRecord(name),
                       {reinterpret_cast<const uint8_t*>(value.data()), value.size()},
                       engine::RecordKind::kRecord);
+}
+
+void EngineRecordStore::PutAsync(std::string_view name, std::string_view value,
+                                 std::function<void(Status)> done) {
+  if (Status st = CheckValueSize(value); !st.ok()) return done(st);
+  engine_->PutAsync(EngineKeyForRecord(name),
+                    {reinterpret_cast<const uint8_t*>(value.data()), value.size()},
+                    engine::RecordKind::kRecord, std::move(done));
 }
 
 Status EngineRecordStore::Remove(std::string_view name) {

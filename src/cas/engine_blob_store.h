@@ -28,10 +28,14 @@ class EngineRecordStore final : public RecordStore {
 
   Result<std::string> Get(std::string_view name) override;
   Status Put(std::string_view name, std::string_view value) override;
+  bool CanPutAsync() const override { return true; }
+  void PutAsync(std::string_view name, std::string_view value,
+                std::function<void(Status)> done) override;
   Status Remove(std::string_view name) override;
   size_t max_value_size() const override { return engine_->options().fragment_size; }
 
  private:
+  Status CheckValueSize(std::string_view value) const;
   engine::Engine* engine_;
 };
 

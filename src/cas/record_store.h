@@ -3,6 +3,7 @@
 // records are not content-addressed: their bytes cannot be verified by name.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -16,6 +17,12 @@ class RecordStore {
   // `name` is opaque and fully qualified by the caller (namespace included).
   virtual Result<std::string> Get(std::string_view name) = 0;  // NOT_FOUND when absent
   virtual Status Put(std::string_view name, std::string_view value) = 0;
+  // As BlobWriter::CanCommitAsync / CommitAsync, for Put.
+  virtual bool CanPutAsync() const { return false; }
+  virtual void PutAsync(std::string_view name, std::string_view value,
+                        std::function<void(Status)> done) {
+    done(Put(name, value));
+  }
   virtual Status Remove(std::string_view name) = 0;
   // Largest value accepted.
   virtual size_t max_value_size() const = 0;

@@ -48,9 +48,7 @@ class TeeWriter final : public BlobWriter {
   }
   Status Commit() override {
     RETURN_IF_ERROR(local_->Commit());
-    if (keep_ && copy_.size() == digest_.size_bytes()) {
-      ram_->Insert(digest_, std::make_shared<const std::string>(std::move(copy_)));
-    }
+    KeepInRam();
     if (remote_) {
       // The local copy is durable; a failed write-through is logged, not fatal.
       Status st = remote_->Commit();
@@ -62,6 +60,15 @@ class TeeWriter final : public BlobWriter {
     }
     return Status::Ok();
   }
+  // A write-through to the remote tier is a blocking call.
+  bool CanCommitAsync() const override { return !remote_ && local_->CanCommitAsync(); }
+  void CommitAsync(std::function<void(Status)> done) override {
+    if (remote_) return done(Commit());
+    local_->CommitAsync([this, done = std::move(done)](Status st) {
+      if (st.ok()) KeepInRam();
+      done(std::move(st));
+    });
+  }
   void Abort() override {
     local_->Abort();
     if (remote_) remote_->Abort();
@@ -69,6 +76,11 @@ class TeeWriter final : public BlobWriter {
   }
 
  private:
+  void KeepInRam() {
+    if (keep_ && copy_.size() == digest_.size_bytes()) {
+      ram_->Insert(digest_, std::make_shared<const std::string>(std::move(copy_)));
+    }
+  }
   Digest digest_;
   std::unique_ptr<BlobWriter> local_;
   MemoryBlobStore* ram_;

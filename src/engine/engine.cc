@@ -140,9 +140,25 @@ class EngineWriter final : public ObjectWriter {
 
   Status Commit() override {
     if (done_) return Status::FailedPrecondition("writer already committed or aborted");
-    Status st = DoCommit();
+    auto batch = BeginCommit();
+    Status st = batch.ok() ? stripe_->Wait(*batch) : batch.status();
+    if (st.ok()) st = EndCommit();
     Finish();
     return st;
+  }
+
+  void CommitAsync(std::function<void(Status)> done) override {
+    if (done_) return done(Status::FailedPrecondition("writer already committed or aborted"));
+    auto batch = BeginCommit();
+    if (!batch.ok()) {
+      Finish();
+      return done(batch.status());
+    }
+    stripe_->WhenDone(*batch, [this, done = std::move(done)](const Status& flushed) {
+      Status st = flushed.ok() ? EndCommit() : flushed;
+      Finish();
+      done(std::move(st));
+    });
   }
 
   void Abort() override { Finish(); }
@@ -159,7 +175,8 @@ class EngineWriter final : public ObjectWriter {
     return Status::Ok();
   }
 
-  Status DoCommit() {
+  // Commit in two halves around the wait for the last Doc's batch.
+  Result<std::shared_ptr<Batch>> BeginCommit() {
     Result<DocLocation> loc = Status::Internal("unset");
     if (fragments_.empty()) {
       DocType type = kind_ == RecordKind::kRecord ? DocType::kRecord : DocType::kBlob;
@@ -188,7 +205,10 @@ class EngineWriter final : public ObjectWriter {
       loc = stripe_->Append(DocType::kObjectHeader, key_, key_, total_, table, /*needs_sync=*/true);
     }
     if (!loc.ok()) return loc.status();
-    RETURN_IF_ERROR(stripe_->Wait(loc->batch));
+    return std::move(loc->batch);
+  }
+
+  Status EndCommit() {
     if (!fragments_.empty() && !rewrite_) {
       // A failed fdatasync may have dropped fragments written before it, even if
       // a later sync succeeded: such an object must not be acknowledged.
@@ -415,6 +435,19 @@ Status Engine::Put(const Key& key, std::span<const uint8_t> data, RecordKind kin
   ASSIGN_OR_RETURN(auto w, OpenWrite(key, kind));
   RETURN_IF_ERROR(w->Append(data));
   return w->Commit();
+}
+
+void Engine::PutAsync(const Key& key, std::span<const uint8_t> data, RecordKind kind,
+                      std::function<void(Status)> done) {
+  auto w = OpenWrite(key, kind);
+  if (!w.ok()) return done(w.status());
+  if (Status st = (*w)->Append(data); !st.ok()) return done(st);
+  // The writer lives in the callback, which is destroyed once it has run.
+  std::shared_ptr<ObjectWriter> writer = std::move(*w);
+  ObjectWriter* raw = writer.get();
+  raw->CommitAsync([writer = std::move(writer), done = std::move(done)](Status st) mutable {
+    done(std::move(st));
+  });
 }
 
 Status Engine::Remove(const Key& key, RecordKind kind) {

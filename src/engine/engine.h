@@ -13,6 +13,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -74,6 +75,11 @@ class ObjectWriter {
   virtual ~ObjectWriter() = default;
   virtual Status Append(std::span<const uint8_t> data) = 0;
   virtual Status Commit() = 0;
+  // Commit() without waiting for the flush: `done` gets the result, on this
+  // thread if the commit fails or completes at once, else on the stripe's
+  // flusher thread once the data is durable (keep `done` short). The writer
+  // must stay alive until `done` has run.
+  virtual void CommitAsync(std::function<void(Status)> done) = 0;
   virtual void Abort() = 0;
 };
 
@@ -113,6 +119,9 @@ class Engine {
                                                   RecordKind kind = RecordKind::kObject);
   // Convenience: one call for a small value.
   Status Put(const Key& key, std::span<const uint8_t> data, RecordKind kind = RecordKind::kObject);
+  // Put() that reports through `done` as ObjectWriter::CommitAsync does.
+  void PutAsync(const Key& key, std::span<const uint8_t> data, RecordKind kind,
+                std::function<void(Status)> done);
   Status Remove(const Key& key, RecordKind kind = RecordKind::kObject);
   // Called on every existence check and read from above: an object close to
   // being overwritten is copied forward in the background so it survives.

@@ -4,11 +4,14 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "engine/fault_env.h"
@@ -501,6 +504,100 @@ TEST_F(EngineTest, FailedSyncIsNotAcknowledged) {
   env.sync_errno = EIO;
   EXPECT_FALSE(e->Put(KeyOf(1), Bytes(1, 100)).ok());
   env.sync_errno = 0;
+}
+
+// Waits for CommitAsync/PutAsync results delivered on another thread.
+class AsyncResults {
+ public:
+  std::function<void(Status)> Callback(int i) {
+    return [this, i](Status st) {
+      std::lock_guard lk(mu_);
+      results_[i] = std::move(st);
+      threads_.insert(std::this_thread::get_id());
+      cv_.notify_all();
+    };
+  }
+  std::map<int, Status> WaitFor(size_t n) {
+    std::unique_lock lk(mu_);
+    EXPECT_TRUE(cv_.wait_for(lk, std::chrono::seconds(30), [&] { return results_.size() >= n; }))
+        << results_.size() << " of " << n << " results";
+    return results_;
+  }
+  bool ReportedOn(std::thread::id t) {
+    std::lock_guard lk(mu_);
+    return threads_.contains(t);
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<int, Status> results_;
+  std::set<std::thread::id> threads_;
+};
+
+TEST_F(EngineTest, AsyncCommitsReportOnceDurableWithoutBlockingTheCaller) {
+  FaultEnv env(IoEnv::Default());
+  opts_.env = &env;
+  auto e = Open();
+  // Small objects, a fragmented one and records, all committed from this
+  // thread while the store's syncs are held back.
+  env.hold_syncs = true;
+  AsyncResults results;
+  std::vector<std::unique_ptr<ObjectWriter>> writers;
+  for (int i = 0; i < 20; i++) {
+    // Object 7 spans three fragments; all fit the aggregation buffer (a full
+    // buffer makes Append wait for the flush, which is held back here).
+    uint64_t len = i == 7 ? (150 << 10) : 1000 + i;
+    auto w = e->OpenWrite(KeyOf(i));
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+    ASSERT_TRUE((*w)->Append(Bytes(i, len)).ok());
+    (*w)->CommitAsync(results.Callback(i));
+    writers.push_back(std::move(*w));
+  }
+  auto record = Bytes(100, 500);
+  e->PutAsync(KeyOf(100), record, RecordKind::kRecord, results.Callback(100));
+  // Every commit was queued without waiting, and none is reported before its sync.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_TRUE(results.WaitFor(0).empty());
+  env.hold_syncs = false;
+  auto done = results.WaitFor(21);
+  EXPECT_FALSE(results.ReportedOn(std::this_thread::get_id())) << "reported on the caller";
+  for (auto& [i, st] : done) EXPECT_TRUE(st.ok()) << i << ": " << st.ToString();
+  EXPECT_GE(e->Stats().syncs, 1u);
+  for (int i = 0; i < 20; i++) {
+    EXPECT_EQ(ReadAll(*e, KeyOf(i)), Bytes(i, i == 7 ? (150 << 10) : 1000 + i)) << i;
+  }
+  EXPECT_EQ(ReadAll(*e, KeyOf(100), RecordKind::kRecord), record);
+  // A committed writer's slot is free again: a second writer of the key is told it exists.
+  EXPECT_EQ(e->OpenWrite(KeyOf(3)).status().code(), StatusCode::kAlreadyExists);
+  // What was reported durable survives a restart.
+  writers.clear();
+  ASSERT_TRUE(e->Close().ok());
+  e = Open();
+  for (int i = 0; i < 20; i++) EXPECT_TRUE(e->Contains(KeyOf(i))) << i;
+}
+
+TEST_F(EngineTest, AsyncCommitReportsAFailedSyncAndStoresNothing) {
+  FaultEnv env(IoEnv::Default());
+  opts_.env = &env;
+  auto e = Open();
+  env.sync_errno = EIO;
+  AsyncResults results;
+  auto w = e->OpenWrite(KeyOf(1));
+  ASSERT_TRUE(w.ok());
+  ASSERT_TRUE((*w)->Append(Bytes(1, 100)).ok());
+  (*w)->CommitAsync(results.Callback(1));
+  auto done = results.WaitFor(1);
+  EXPECT_FALSE(done[1].ok());
+  env.sync_errno = 0;
+  // The failed commit released its slot: the object can be written again.
+  Status again;
+  for (int i = 0; i < 100; i++) {
+    again = e->Put(KeyOf(1), Bytes(1, 100));
+    if (again.ok() || again.code() == StatusCode::kAlreadyExists) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(again.ok() || again.code() == StatusCode::kAlreadyExists) << again.ToString();
 }
 
 TEST_F(EngineTest, RandomizedAgainstReferenceModel) {

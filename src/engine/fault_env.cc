@@ -1,5 +1,8 @@
 #include "engine/fault_env.h"
 
+#include <chrono>
+#include <thread>
+
 namespace cycas::engine {
 namespace {
 
@@ -23,6 +26,7 @@ class FaultFile final : public BlockFile {
     return base_->WriteAt(offset, data);
   }
   Status Sync() override {
+    while (env_->hold_syncs.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     if (env_->crashed) return Status::Ok();
     env_->syncs++;
     if (int e = env_->sync_errno.load()) return Status::IoError("injected fdatasync fault", e);

@@ -1,6 +1,6 @@
 // FaultEnv: an IoEnv wrapper that injects storage faults, for tests and fault
 // drills. It can fail writes, reads or syncs with a chosen errno, shorten writes,
-// and simulate a crash (from then on every write and sync is silently dropped,
+// hold syncs back, and simulate a crash (from then on every write and sync is silently dropped,
 // as if the process had been killed at that instant).
 #pragma once
 
@@ -23,6 +23,7 @@ class FaultEnv final : public IoEnv {
   std::atomic<int> sync_errno{0};
   std::atomic<bool> short_writes{false};  // writes stop half way (and report EIO)
   std::atomic<bool> crashed{false};       // writes and syncs vanish silently
+  std::atomic<bool> hold_syncs{false};    // syncs wait until this is false again
   std::atomic<uint64_t> writes{0};
   std::atomic<uint64_t> syncs{0};
 

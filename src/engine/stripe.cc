@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
+#include <vector>
 
 #include "util/log.h"
 
@@ -232,6 +234,34 @@ Status Stripe::Wait(const std::shared_ptr<Batch>& batch) {
   return batch->status;
 }
 
+void Stripe::WhenDone(const std::shared_ptr<Batch>& batch, BatchCallback fn) {
+  {
+    std::lock_guard lk(mu_);
+    if (!batch->done) {
+      batch->callbacks.push_back(std::move(fn));
+      return;
+    }
+  }
+  fn(batch->status);  // done is final: status no longer changes
+}
+
+void Stripe::CompleteBatch(std::unique_lock<std::mutex>& lk, const std::shared_ptr<Batch>& batch,
+                           const Status& st) {
+  if (!batch->done) {
+    batch->status = st;
+    batch->done = true;
+  }
+  batch->cv.notify_all();
+  if (batch->callbacks.empty()) return;
+  std::vector<BatchCallback> callbacks = std::move(batch->callbacks);
+  batch->callbacks.clear();
+  const Status status = batch->status;
+  lk.unlock();
+  for (auto& fn : callbacks) fn(status);
+  callbacks.clear();  // what they captured is released without the lock, too
+  lk.lock();
+}
+
 Status Stripe::SyncData() {
   Status st = file_->Sync();
   stats_->syncs++;
@@ -334,12 +364,18 @@ bool Stripe::FailAndRetry(std::unique_lock<std::mutex>& lk, const Status& error,
   failed_ = true;
   // Nobody whose Docs are buffered is acknowledged while storage fails.
   if (cur_.fill > 0 && !cur_.batch->done) {
-    cur_.batch->status = Status::Unavailable("storage I/O is failing: " + error.message());
-    cur_.batch->done = true;
-    cur_.batch->cv.notify_all();
-    cur_.batch = std::make_shared<Batch>();
+    std::shared_ptr<Batch> failed = std::exchange(cur_.batch, std::make_shared<Batch>());
+    CompleteBatch(lk, failed, Status::Unavailable("storage I/O is failing: " + error.message()));
   }
-  if (flushing_.batch) flushing_.batch->cv.notify_all();
+  if (flushing_.batch) {
+    // Only a batch already failed is completed here; one still being written
+    // (a snapshot failed after its write) completes when the retry succeeds.
+    if (flushing_.batch->done) {
+      CompleteBatch(lk, flushing_.batch, flushing_.batch->status);
+    } else {
+      flushing_.batch->cv.notify_all();
+    }
+  }
   space_cv_.notify_all();
   auto backoff = std::chrono::milliseconds(50);
   while (true) {
@@ -408,8 +444,7 @@ void Stripe::FlusherLoop() {
           .kv("sector", flushing_.base)
           .kv("bytes", len)
           .kv("error", st.ToString());
-      flushing_.batch->status = st;
-      flushing_.batch->done = true;
+      CompleteBatch(lk, flushing_.batch, st);
       // Retry the same region so the ring stays a contiguous chain of Docs.
       bool recovered = FailAndRetry(lk, st, [&] {
         lk.unlock();
@@ -440,19 +475,13 @@ void Stripe::FlusherLoop() {
     // anything more, write a snapshot (which syncs the data first) so recovery
     // starts after the hole.
     if (stats_->sync_failures.load() != snapshot_epoch_ && !snapshot_or_fail()) break;
-    if (!flushing_.batch->done) {
-      flushing_.batch->status = Status::Ok();
-      flushing_.batch->done = true;
-    }
-    flushing_.batch->cv.notify_all();
+    CompleteBatch(lk, flushing_.batch, Status::Ok());
   }
   // Wake anyone still waiting on batches that will never be written.
   for (AggBuffer* b : {&cur_, &flushing_}) {
-    if (b->batch && !b->batch->done) {
-      b->batch->status = Status::Unavailable("stripe closed before the write was flushed");
-      b->batch->done = true;
+    if (b->batch) {
+      CompleteBatch(lk, b->batch, Status::Unavailable("stripe closed before the write was flushed"));
     }
-    if (b->batch) b->batch->cv.notify_all();
   }
 }
 

@@ -281,6 +281,7 @@ Status Server::StartHttp() {
   deps.ram = ram_tier_.get();
   if (s3_tier_) deps.tier_reports.push_back(s3_tier_.get());
   deps.authenticator = authenticator_.get();
+  deps.network_tiers = remote_tier_ != nullptr || s3_tier_ != nullptr;
   http_ = std::make_unique<api::http::HttpServer>(options, deps);
   RETURN_IF_ERROR(http_->Start());
   ports_["http"] = http_->port();

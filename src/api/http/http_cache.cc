@@ -121,6 +121,27 @@ void HttpCache::RememberSize(const Digest& digest) {
   CacheSize(digest);
 }
 
+void HttpCache::RememberSizeAsync(const Digest& digest, std::function<void()> done) {
+  if (digest.IsEmptyBlob()) return done();
+  {
+    std::lock_guard lk(mu_);
+    auto it = known_sizes_.find(Digest(digest.function(), digest.hash(), 0));
+    if (it != known_sizes_.end() && it->second == digest.size_bytes()) return done();
+  }
+  records_->PutAsync(SizeRecordName(digest.function(), digest.hash()),
+                     std::to_string(digest.size_bytes()),
+                     [this, digest, done = std::move(done)](Status st) {
+                       if (st.ok()) {
+                         CacheSize(digest);
+                       } else {
+                         LOG(kWarn, "cannot record blob size")
+                             .kv("digest", digest.ToString())
+                             .kv("error", st.ToString());
+                       }
+                       done();
+                     });
+}
+
 void HttpCache::CacheSize(const Digest& digest) {
   std::lock_guard lk(mu_);
   if (known_sizes_.size() >= options_.size_cache_entries) known_sizes_.clear();

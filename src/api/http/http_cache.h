@@ -18,6 +18,7 @@
 //    compress well. Created on first request; a lost alternate is re-created.
 #pragma once
 
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -63,6 +64,12 @@ class HttpCache {
   Result<std::optional<Digest>> ResolveBlob(DigestFunction fn, const HashBytes& hash);
   // Records the size of a verified, stored blob (no-op if already known).
   void RememberSize(const Digest& digest);
+  // RememberSize() that never blocks this thread, when the record store can
+  // write that way (CanRememberSizeAsync()): `done` runs once the record is
+  // durable (or failed, which is logged), on any thread. It writes the record
+  // without reading the one stored before: a freshly stored blob has none.
+  bool CanRememberSizeAsync() const { return records_->CanPutAsync(); }
+  void RememberSizeAsync(const Digest& digest, std::function<void()> done);
 
   // NOT_FOUND when absent, or when the value is an ActionResult that references
   // a missing blob (the message names it).

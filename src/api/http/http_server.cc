@@ -333,9 +333,20 @@ class HttpServer::Impl {
   // in profiles.
   template <typename... Fns>
   asio::awaitable<std::array<Status, sizeof...(Fns)>> OffloadAll(Fns... fns) {
-    using Results = std::array<Status, sizeof...(Fns)>;
+    co_return co_await AwaitAll([this, fn = std::move(fns)](StatusCallback done) mutable {
+      asio::post(blocking_, [fn = std::move(fn), done = std::move(done)]() mutable { done(fn()); });
+    }...);
+  }
+  // Starts several operations that report through a callback on any thread
+  // (e.g. an engine commit completing on its flusher) and resumes the caller
+  // on its own executor when all have reported: the asynchronous commits need
+  // no thread of their own while they wait.
+  using StatusCallback = std::function<void(Status)>;
+  template <typename... Starts>
+  asio::awaitable<std::array<Status, sizeof...(Starts)>> AwaitAll(Starts... starts) {
+    using Results = std::array<Status, sizeof...(Starts)>;
     co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(Results)>(
-        [this, &fns...](auto handler) {
+        [&starts...](auto handler) {
           using Handler = decltype(handler);
           struct Join {
             explicit Join(Handler h)
@@ -344,7 +355,7 @@ class HttpServer::Impl {
             // Keeps the caller's executor running until the results are delivered.
             asio::executor_work_guard<asio::associated_executor_t<Handler>> work;
             Results results;
-            std::atomic<size_t> pending{sizeof...(Fns)};
+            std::atomic<size_t> pending{sizeof...(Starts)};
           };
           auto join = std::make_shared<Join>(std::move(handler));
           auto finish = [](const std::shared_ptr<Join>& j, size_t i, Status st) {
@@ -358,8 +369,9 @@ class HttpServer::Impl {
             });
           };
           size_t i = 0;
-          (asio::post(blocking_, [join, finish, i = i++,
-                                  fn = std::move(fns)]() mutable { finish(join, i, fn()); }),
+          (starts(StatusCallback([join, finish, i = i++](Status st) {
+             finish(join, i, std::move(st));
+           })),
            ...);
         },
         asio::use_awaitable);
@@ -1246,8 +1258,19 @@ asio::awaitable<Outcome> Connection::CasPut(Parser& parser, const CachePath& pat
     auto resolved = cache.ResolveBlob(path.function, path.hash);
     if (resolved.ok()) known = *resolved;
   }
+  // With a remote or S3 tier behind the CAS, an existence check or opening a
+  // writer can wait on the network: then they are made on the blocking pool.
+  const bool may_block = server_->deps().network_tiers;
   if (known) {
-    auto present = cas->Contains(*known);
+    Result<bool> present = false;
+    if (may_block) {
+      co_await server_->Offload([&] {
+        present = cas->Contains(*known);
+        return Status::Ok();
+      });
+    } else {
+      present = cas->Contains(*known);
+    }
     if (present.ok() && *present) {
       server_->metrics().ExistingUploadSkipped();
       cache.RememberSize(*known);
@@ -1283,13 +1306,23 @@ asio::awaitable<Outcome> Connection::CasPut(Parser& parser, const CachePath& pat
     co_return Outcome{be.code, ok};
   };
 
-  // Size known and no other HTTP upload of the digest: stream straight into a
-  // verifying writer. (Another upload in flight: spool, below, then wait.)
+  // Size known and no other upload of the digest: stream straight into a
+  // verifying writer. (Another upload in flight, over any protocol: spool,
+  // below, then wait for it on the blocking pool, not on this thread.)
   std::optional<FlightGuard> flight;
-  if (!zstd && content_length && server_->flights().TryBegin(*known)) {
+  if (!zstd && content_length && !cas->UploadInFlight(*known) &&
+      server_->flights().TryBegin(*known)) {
     flight.emplace(&server_->flights(), *known);
     Digest digest = *known;
-    auto writer = cas->OpenWrite(digest);
+    Result<std::unique_ptr<BlobWriter>> writer = Status::Internal("writer not opened");
+    if (may_block) {
+      co_await server_->Offload([&] {
+        writer = cas->OpenWrite(digest);
+        return Status::Ok();
+      });
+    } else {
+      writer = cas->OpenWrite(digest);
+    }
     if (!writer.ok() && writer.status().code() != StatusCode::kAlreadyExists) {
       {
         Outcome o_ = co_await SendError(req, writer.status(), BodyPending(parser));
@@ -1327,11 +1360,22 @@ asio::awaitable<Outcome> Connection::CasPut(Parser& parser, const CachePath& pat
                                        digest.hex() + ", computed " + HexEncode(actual)));
       co_return o_;
     }
-    auto st = co_await server_->OffloadAll([&] { return (*writer)->Commit(); },
-                                           [&] {
-                                             cache.RememberSize(digest);
-                                             return Status::Ok();
-                                           });
+    std::array<Status, 2> st;
+    if ((*writer)->CanCommitAsync() && cache.CanRememberSizeAsync()) {
+      // Both durable writes are queued from here and share a flush; no thread
+      // waits for it.
+      st = co_await server_->AwaitAll(
+          [&](std::function<void(Status)> done) { (*writer)->CommitAsync(std::move(done)); },
+          [&](std::function<void(Status)> done) {
+            cache.RememberSizeAsync(digest, [done = std::move(done)] { done(Status::Ok()); });
+          });
+    } else {
+      st = co_await server_->OffloadAll([&] { return (*writer)->Commit(); },
+                                        [&] {
+                                          cache.RememberSize(digest);
+                                          return Status::Ok();
+                                        });
+    }
     if (!st[0].ok()) {
       Outcome o_ = co_await SendError(req, st[0]);
       co_return o_;

@@ -37,7 +37,7 @@ struct HttpOptions {
   std::chrono::milliseconds idle_timeout{60'000};         // keep-alive wait / header read
   std::chrono::milliseconds slow_client_timeout{30'000};  // longest stall in a body read or write
   bool ac_strict = false;
-  int threads = 16;
+  int threads = 2;  // connection threads; the server passes http.threads (0: one per core)
   // Threads that make the storage calls which may block (commits of uploads,
   // action-cache writes): as many uploads can share one group commit.
   int blocking_threads = 64;
@@ -70,6 +70,8 @@ struct HttpDeps {
   std::vector<const TierReport*> tier_reports;  // shown on /metrics and /status (not owned)
   // Who may call (docs/auth.md); null: auth is off, every request is allowed.
   const auth::Authenticator* authenticator = nullptr;
+  // A remote or S3 tier is configured: CAS calls may wait on the network.
+  bool network_tiers = false;
 };
 
 class HttpServer {
