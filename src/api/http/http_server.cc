@@ -19,6 +19,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <condition_variable>
 #include <ctime>
 #include <functional>
 #include <mutex>
@@ -346,7 +347,7 @@ class HttpServer::Impl {
   asio::awaitable<std::array<Status, sizeof...(Starts)>> AwaitAll(Starts... starts) {
     using Results = std::array<Status, sizeof...(Starts)>;
     co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(Results)>(
-        [&starts...](auto handler) {
+        [this, &starts...](auto handler) {
           using Handler = decltype(handler);
           struct Join {
             explicit Join(Handler h)
@@ -358,7 +359,8 @@ class HttpServer::Impl {
             std::atomic<size_t> pending{sizeof...(Starts)};
           };
           auto join = std::make_shared<Join>(std::move(handler));
-          auto finish = [](const std::shared_ptr<Join>& j, size_t i, Status st) {
+          AsyncBegan();
+          auto finish = [this](const std::shared_ptr<Join>& j, size_t i, Status st) {
             j->results[i] = std::move(st);
             if (j->pending.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
             asio::post(j->work.get_executor(), [j] {
@@ -367,6 +369,7 @@ class HttpServer::Impl {
               j->work.reset();
               done(std::move(results));
             });
+            AsyncEnded();
           };
           size_t i = 0;
           (starts(StatusCallback([join, finish, i = i++](Status st) {
@@ -375,6 +378,16 @@ class HttpServer::Impl {
            ...);
         },
         asio::use_awaitable);
+  }
+  // Operations of AwaitAll that have not reported yet: their reports post to
+  // ioc_, so Stop() waits for them before the io_context can go away.
+  void AsyncBegan() {
+    std::lock_guard lk(async_mu_);
+    async_pending_++;
+  }
+  void AsyncEnded() {
+    std::lock_guard lk(async_mu_);
+    if (--async_pending_ == 0) async_cv_.notify_all();
   }
   const HttpOptions& options() const { return options_; }
   const HttpDeps& deps() const { return deps_; }
@@ -403,6 +416,9 @@ class HttpServer::Impl {
   UploadFlights flights_;
   asio::io_context ioc_;
   asio::thread_pool blocking_;
+  std::mutex async_mu_;
+  std::condition_variable async_cv_;
+  size_t async_pending_ = 0;
   std::unique_ptr<ssl::context> tls_;
   tcp::acceptor acceptor_;
   std::vector<std::thread> threads_;
@@ -1661,6 +1677,13 @@ void HttpServer::Impl::Stop() {
   // coroutines' frames, which live until the io_context is destroyed.
   blocking_.join();
   threads_.clear();
+  // Commits queued from connection threads report once their flush is done
+  // (the storage below is still open): wait for those reports too.
+  std::unique_lock lk(async_mu_);
+  if (!async_cv_.wait_for(lk, std::chrono::seconds(60), [&] { return async_pending_ == 0; })) {
+    LOG(kError, "HTTP front-end stopped with storage calls still unreported")
+        .kv("calls", async_pending_);
+  }
 }
 
 HttpServer::HttpServer(HttpOptions options, HttpDeps deps)
