@@ -22,7 +22,7 @@ class EngineBlobWriter final : public BlobWriter {
   explicit EngineBlobWriter(std::unique_ptr<engine::ObjectWriter> w) : w_(std::move(w)) {}
   Status Append(std::span<const uint8_t> data) override { return w_->Append(data); }
   Status Commit() override { return w_->Commit(); }
-  bool CanCommitAsync() const override { return true; }
+  bool CanCommitAsync() const override { return w_->CanCommitAsync(); }
   void CommitAsync(std::function<void(Status)> done) override { w_->CommitAsync(std::move(done)); }
   void Abort() override { w_->Abort(); }
 

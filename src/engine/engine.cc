@@ -147,17 +147,21 @@ class EngineWriter final : public ObjectWriter {
     return st;
   }
 
+  bool CanCommitAsync() const override { return fragments_.empty() && !rewrite_; }
+
   void CommitAsync(std::function<void(Status)> done) override {
     if (done_) return done(Status::FailedPrecondition("writer already committed or aborted"));
+    if (!CanCommitAsync()) return done(Commit());
     auto batch = BeginCommit();
     if (!batch.ok()) {
       Finish();
       return done(batch.status());
     }
+    // One Doc: nothing is left to check after the flush (EndCommit() only
+    // concerns fragments), so the flusher only releases the write slot.
     stripe_->WhenDone(*batch, [this, done = std::move(done)](const Status& flushed) {
-      Status st = flushed.ok() ? EndCommit() : flushed;
       Finish();
-      done(std::move(st));
+      done(flushed);
     });
   }
 

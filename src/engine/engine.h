@@ -75,10 +75,15 @@ class ObjectWriter {
   virtual ~ObjectWriter() = default;
   virtual Status Append(std::span<const uint8_t> data) = 0;
   virtual Status Commit() = 0;
+  // Whether CommitAsync() returns without waiting for the flush. True for
+  // objects held in one Doc; a fragmented object's commit has checks after the
+  // flush that may write (a tombstone) and wait, which the flusher must not.
+  virtual bool CanCommitAsync() const = 0;
   // Commit() without waiting for the flush: `done` gets the result, on this
   // thread if the commit fails or completes at once, else on the stripe's
   // flusher thread once the data is durable (keep `done` short). The writer
-  // must stay alive until `done` has run.
+  // must stay alive until `done` has run. When !CanCommitAsync() this is
+  // Commit() followed by `done`, on this thread.
   virtual void CommitAsync(std::function<void(Status)> done) = 0;
   virtual void Abort() = 0;
 };

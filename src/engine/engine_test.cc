@@ -539,18 +539,17 @@ TEST_F(EngineTest, AsyncCommitsReportOnceDurableWithoutBlockingTheCaller) {
   FaultEnv env(IoEnv::Default());
   opts_.env = &env;
   auto e = Open();
-  // Small objects, a fragmented one and records, all committed from this
-  // thread while the store's syncs are held back.
+  // Objects of one Doc and a record, all committed from this thread while the
+  // store's syncs are held back.
   env.hold_syncs = true;
   AsyncResults results;
   std::vector<std::unique_ptr<ObjectWriter>> writers;
   for (int i = 0; i < 20; i++) {
-    // Object 7 spans three fragments; all fit the aggregation buffer (a full
-    // buffer makes Append wait for the flush, which is held back here).
-    uint64_t len = i == 7 ? (150 << 10) : 1000 + i;
+    uint64_t len = i == 7 ? opts_.fragment_size : 1000 + i;  // 7: the largest single Doc
     auto w = e->OpenWrite(KeyOf(i));
     ASSERT_TRUE(w.ok()) << w.status().ToString();
     ASSERT_TRUE((*w)->Append(Bytes(i, len)).ok());
+    ASSERT_TRUE((*w)->CanCommitAsync()) << i;
     (*w)->CommitAsync(results.Callback(i));
     writers.push_back(std::move(*w));
   }
@@ -565,7 +564,20 @@ TEST_F(EngineTest, AsyncCommitsReportOnceDurableWithoutBlockingTheCaller) {
   for (auto& [i, st] : done) EXPECT_TRUE(st.ok()) << i << ": " << st.ToString();
   EXPECT_GE(e->Stats().syncs, 1u);
   for (int i = 0; i < 20; i++) {
-    EXPECT_EQ(ReadAll(*e, KeyOf(i)), Bytes(i, i == 7 ? (150 << 10) : 1000 + i)) << i;
+    EXPECT_EQ(ReadAll(*e, KeyOf(i)), Bytes(i, i == 7 ? opts_.fragment_size : 1000 + i)) << i;
+  }
+  // A fragmented object's commit has checks after the flush that may write and
+  // wait: it says it cannot commit asynchronously, and CommitAsync commits here.
+  {
+    auto w = e->OpenWrite(KeyOf(50));
+    ASSERT_TRUE(w.ok());
+    ASSERT_TRUE((*w)->Append(Bytes(50, opts_.fragment_size + 1)).ok());
+    EXPECT_FALSE((*w)->CanCommitAsync());
+    AsyncResults sync;
+    (*w)->CommitAsync(sync.Callback(0));
+    EXPECT_TRUE(sync.ReportedOn(std::this_thread::get_id()));
+    EXPECT_TRUE(sync.WaitFor(1)[0].ok());
+    EXPECT_EQ(ReadAll(*e, KeyOf(50)), Bytes(50, opts_.fragment_size + 1));
   }
   EXPECT_EQ(ReadAll(*e, KeyOf(100), RecordKind::kRecord), record);
   // A committed writer's slot is free again: a second writer of the key is told it exists.
