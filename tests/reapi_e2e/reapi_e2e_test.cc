@@ -683,6 +683,61 @@ TEST_F(ReapiE2ETest, OutputsOfAnHttpActionResultUploadedOverGrpcAreServedOverHtt
   }
 }
 
+// An HTTP PUT of a blob that a ByteStream upload is storing at that moment
+// waits for it on the HTTP front-end's blocking pool, not on a connection
+// thread: with one connection thread, other requests are still served.
+TEST_F(ReapiE2ETest, HttpPutRacingAByteStreamUploadDoesNotStallOtherRequests) {
+  server_.reset();
+  StartServer({"http.threads=1"});
+  const std::string blob = RandomBytes(200000, 4242);
+  const v2::Digest d = ProtoDigest(blob);
+  const std::string resource = "uploads/5b0e3c2a-1d2f-4c3b-9a8e-0f1e2d3c4b5a/blobs/" + d.hash() + "/" +
+                               std::to_string(d.size_bytes());
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  bs::WriteResponse response;
+  auto stream = client_->bytestream->Write(&ctx, &response);
+  bs::WriteRequest first;
+  first.set_resource_name(resource);
+  first.set_data(blob.substr(0, 100000));
+  ASSERT_TRUE(stream->Write(first));
+  // The server opens its writer on the first message; give it time to.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+
+  const std::string base = "http://" + server_->address("http");
+  testing::CurlResponse racing;
+  std::thread put([&] {
+    racing = testing::Curl({"-X", "PUT", "--max-time", "50", "--data-binary",
+                            "@" + testing::TempFile(blob), base + "/cas/" + d.hash()});
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // Meanwhile the single connection thread keeps serving other uploads.
+  for (int i = 0; i < 3; i++) {
+    std::string other = "unrelated blob " + std::to_string(i);
+    auto r = testing::Curl({"-X", "PUT", "--max-time", "5", "--data-binary",
+                            "@" + testing::TempFile(other),
+                            base + "/cas/" + ProtoDigest(other).hash()});
+    EXPECT_EQ(r.status, 201) << "request " << i << " not served: " << r.stderr_text;
+  }
+
+  bs::WriteRequest rest;
+  rest.set_write_offset(100000);
+  rest.set_data(blob.substr(100000));
+  rest.set_finish_write(true);
+  EXPECT_TRUE(stream->Write(rest));
+  EXPECT_TRUE(stream->WritesDone());
+  grpc::Status st = stream->Finish();
+  put.join();
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(response.committed_size(), d.size_bytes());
+  // The racing PUT ends once the blob is stored: as already there, or stored.
+  EXPECT_TRUE(racing.status == 204 || racing.status == 201)
+      << racing.status << " " << racing.body << racing.stderr_text;
+  auto got = testing::Curl({base + "/cas/" + d.hash()});
+  EXPECT_EQ(got.status, 200);
+  EXPECT_TRUE(got.body == blob) << "GET returned " << got.body.size() << " bytes";
+}
+
 TEST_F(ReapiE2ETest, ActionCacheInstancesAreSeparate) {
   auto action = ProtoDigest("action 2");
   ASSERT_TRUE(client_->Upload({"o", "s"}).ok());

@@ -73,16 +73,18 @@ Status HttpCache::RemoveKv(std::string_view ns, std::string_view key) {
   return st.code() == StatusCode::kNotFound ? Status::Ok() : st;
 }
 
-Result<std::optional<Digest>> HttpCache::ResolveBlob(DigestFunction fn, const HashBytes& hash) {
+std::optional<Digest> HttpCache::KnownBlob(DigestFunction fn, const HashBytes& hash) {
   Digest empty = EmptyDigest(fn);
-  if (hash == empty.hash()) return std::optional<Digest>(empty);
-  Digest key(fn, hash, 0);
-  {
-    std::lock_guard lk(mu_);
-    if (auto it = known_sizes_.find(key); it != known_sizes_.end()) {
-      return std::optional<Digest>(Digest(fn, hash, it->second));
-    }
+  if (hash == empty.hash()) return empty;
+  std::lock_guard lk(mu_);
+  if (auto it = known_sizes_.find(Digest(fn, hash, 0)); it != known_sizes_.end()) {
+    return Digest(fn, hash, it->second);
   }
+  return std::nullopt;
+}
+
+Result<std::optional<Digest>> HttpCache::ResolveBlob(DigestFunction fn, const HashBytes& hash) {
+  if (auto known = KnownBlob(fn, hash)) return known;
   auto rec = records_->Get(SizeRecordName(fn, hash));
   if (!rec.ok()) {
     if (rec.status().code() == StatusCode::kNotFound) return std::optional<Digest>();

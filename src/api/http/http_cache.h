@@ -62,6 +62,9 @@ class HttpCache {
   // The full digest of a blob named by hash: the empty blob, or the size recorded
   // at upload. nullopt when no size is known (the blob counts as absent).
   Result<std::optional<Digest>> ResolveBlob(DigestFunction fn, const HashBytes& hash);
+  // The part of ResolveBlob that needs no I/O: the empty blob or a size cached
+  // in memory; nullopt when the size record must be read.
+  std::optional<Digest> KnownBlob(DigestFunction fn, const HashBytes& hash);
   // Records the size of a verified, stored blob (no-op if already known).
   void RememberSize(const Digest& digest);
   // RememberSize() that never blocks this thread, when the record store can

@@ -499,6 +499,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   asio::awaitable<Outcome> CasGet(const Request& req, const CachePath& path, bool head);
   asio::awaitable<Outcome> CasPut(Parser& parser, const CachePath& path);
+  // HttpCache::ResolveBlob and RememberSize without this thread waiting on the
+  // disk: a size not cached in memory is read, and a size record written, on
+  // the blocking pool or by an asynchronous commit.
+  asio::awaitable<Result<std::optional<Digest>>> ResolveBlob(const CachePath& path);
+  asio::awaitable<void> RememberSize(const Digest& digest);
   asio::awaitable<Outcome> AcGet(const Request& req, const CachePath& path, bool head);
   asio::awaitable<Outcome> AcPut(Parser& parser, const CachePath& path);
   // Key-value namespaces, with the WebDAV methods sccache's backend uses.
@@ -954,10 +959,35 @@ asio::awaitable<Outcome> Connection::ServeRepresentation(const Request& req, Blo
   co_return Outcome{code, ok};
 }
 
+asio::awaitable<Result<std::optional<Digest>>> Connection::ResolveBlob(const CachePath& path) {
+  HttpCache& cache = server_->cache();
+  if (auto known = cache.KnownBlob(path.function, path.hash)) co_return known;
+  Result<std::optional<Digest>> resolved = std::optional<Digest>();
+  co_await server_->Offload([&] {
+    resolved = cache.ResolveBlob(path.function, path.hash);
+    return Status::Ok();
+  });
+  co_return resolved;
+}
+
+asio::awaitable<void> Connection::RememberSize(const Digest& digest) {
+  HttpCache& cache = server_->cache();
+  if (cache.CanRememberSizeAsync()) {
+    co_await server_->AwaitAll([&](std::function<void(Status)> done) {
+      cache.RememberSizeAsync(digest, [done = std::move(done)] { done(Status::Ok()); });
+    });
+  } else {
+    co_await server_->Offload([&] {
+      cache.RememberSize(digest);
+      return Status::Ok();
+    });
+  }
+}
+
 asio::awaitable<Outcome> Connection::CasGet(const Request& req, const CachePath& path, bool head) {
   HttpCache& cache = server_->cache();
   size_t slot = EndpointSlot(Endpoint::kCas);
-  auto digest = cache.ResolveBlob(path.function, path.hash);
+  auto digest = co_await ResolveBlob(path);
   if (!digest.ok()) {
     Outcome o_ = co_await SendError(req, digest.status());
     co_return o_;
@@ -1271,7 +1301,7 @@ asio::awaitable<Outcome> Connection::CasPut(Parser& parser, const CachePath& pat
       co_return Outcome{413, ok};
     }
   } else {
-    auto resolved = cache.ResolveBlob(path.function, path.hash);
+    auto resolved = co_await ResolveBlob(path);
     if (resolved.ok()) known = *resolved;
   }
   // With a remote or S3 tier behind the CAS, an existence check or opening a
@@ -1289,7 +1319,7 @@ asio::awaitable<Outcome> Connection::CasPut(Parser& parser, const CachePath& pat
     }
     if (present.ok() && *present) {
       server_->metrics().ExistingUploadSkipped();
-      cache.RememberSize(*known);
+      co_await RememberSize(*known);
       if (!expect_continue && !parser.is_done()) {
         // Without Expect the body is on its way: drain it to keep the connection.
         BodyError be =
@@ -1361,10 +1391,7 @@ asio::awaitable<Outcome> Connection::CasPut(Parser& parser, const CachePath& pat
       co_return o_;
     }
     if (exists) {
-      co_await server_->Offload([&] {
-        cache.RememberSize(digest);
-        return Status::Ok();
-      });
+      co_await RememberSize(digest);
       bool ok = co_await SendText(req, 204, "");
       co_return Outcome{204, ok};
     }
@@ -1473,7 +1500,12 @@ asio::awaitable<Outcome> Connection::CasPut(Parser& parser, const CachePath& pat
     co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
   }
   flight.emplace(&server_->flights(), actual);
-  auto writer = cas->OpenWrite(actual);
+  // Opening waits while an upload over another protocol stores the digest.
+  Result<std::unique_ptr<BlobWriter>> writer = Status::Internal("writer not opened");
+  co_await server_->Offload([&] {
+    writer = cas->OpenWrite(actual);
+    return Status::Ok();
+  });
   auto remember = [&] {
     cache.RememberSize(actual);
     return Status::Ok();
