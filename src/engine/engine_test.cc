@@ -589,7 +589,7 @@ TEST_F(EngineTest, AsyncCommitsReportOnceDurableWithoutBlockingTheCaller) {
   for (int i = 0; i < 20; i++) EXPECT_TRUE(e->Contains(KeyOf(i))) << i;
 }
 
-TEST_F(EngineTest, AsyncCommitReportsAFailedSyncAndStoresNothing) {
+TEST_F(EngineTest, AsyncCommitReportsAFailedSyncAndFreesTheWriteSlot) {
   FaultEnv env(IoEnv::Default());
   opts_.env = &env;
   auto e = Open();
