@@ -364,7 +364,7 @@ TEST_F(EngineTest, DocsWithApproximateLengthsReadBackExactly) {
   for (int i = n - 5; i < n; i++) ASSERT_EQ(ReadAll(*e, KeyOf(i)), Bytes(i, size_of(i))) << i;
 }
 
-// The batched existence check answers exactly as one Contains() per key,
+// The batched existence check answers as one Contains() per key would,
 // across wraps, large (multi-fragment) objects and removals, and touches what
 // it finds as ContainsAndTouch() does.
 TEST_F(EngineTest, ContainsAndTouchManyMatchesContains) {
@@ -380,11 +380,24 @@ TEST_F(EngineTest, ContainsAndTouchManyMatchesContains) {
   for (int i = 0; i < 200; i++) keys.push_back(KeyOf(1'000'000 + i));  // never stored
   ASSERT_TRUE(e->Remove(KeyOf(1199)).ok());
   EXPECT_GT(e->Stats().wraps, 0u);
+  std::vector<bool> before(keys.size());
+  for (size_t i = 0; i < keys.size(); i++) before[i] = e->Contains(keys[i]);
   std::vector<uint8_t> present(keys.size(), 7);
   e->ContainsAndTouchMany(keys, present);
+  // The touches start copy-forward writes on a background thread while the
+  // batch is still running, and those may evict objects the batch has not
+  // reached yet (or has already reported). So compare with the state before
+  // the call: never "present" for an absent key, and an object reported absent
+  // that was there before must really be gone (nothing rewrites a key that was
+  // not found).
   size_t found = 0;
   for (size_t i = 0; i < keys.size(); i++) {
-    ASSERT_EQ(present[i] != 0, e->Contains(keys[i])) << i;
+    ASSERT_TRUE(present[i] == 0 || present[i] == 1) << i;
+    if (present[i]) {
+      EXPECT_TRUE(before[i]) << i;
+    } else if (before[i]) {
+      EXPECT_FALSE(e->Contains(keys[i])) << i;
+    }
     found += present[i];
   }
   EXPECT_GT(found, 100u);
