@@ -75,6 +75,7 @@ Status RunLargeObjectPhase(const BenchConfig& c, Report& r, Baseline& base, bool
   o.stripes = stripes;
   o.env = &env;
   o.durable = true;
+  o.read_ahead_fragments = c.read_ahead;
   o.average_object_size = 1 * kMiB;
   // An object lives wholly in one stripe and keys fall on stripes at random, so
   // every stripe's ring gets room for all of them: nothing is overwritten before

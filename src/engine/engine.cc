@@ -14,8 +14,15 @@ constexpr size_t kCopyForwardQueueLimit = 4096;
 // Reads an object stored as one Doc, or as fragments listed by a header Doc.
 class EngineReader final : public ObjectReader {
  public:
-  EngineReader(Stripe* stripe, Key key, DirEntry entry, LoadedDoc head, EngineStats* stats)
-      : stripe_(stripe), key_(key), entry_(entry), head_(std::move(head)), stats_(stats) {
+  EngineReader(Stripe* stripe, Key key, DirEntry entry, LoadedDoc head, EngineStats* stats,
+               ReadAheadPool* read_ahead, uint32_t read_ahead_depth)
+      : stripe_(stripe),
+        key_(key),
+        entry_(entry),
+        head_(std::move(head)),
+        stats_(stats),
+        read_ahead_(read_ahead),
+        depth_(read_ahead_depth) {
     multi_ = head_.header.type == static_cast<uint8_t>(DocType::kObjectHeader);
     if (multi_) {
       auto d = head_.data();
@@ -44,6 +51,10 @@ class EngineReader final : public ObjectReader {
     return Status::Ok();
   }
 
+  ~EngineReader() override {
+    for (auto& [index, pending] : ahead_) pending->Cancel();
+  }
+
   uint64_t size() const override { return head_.header.total_len; }
 
   Result<size_t> Read(uint64_t offset, std::span<uint8_t> out) override {
@@ -55,13 +66,7 @@ class EngineReader final : public ObjectReader {
     }
     uint32_t index = static_cast<uint32_t>(offset / fragment_size_);
     if (!fragment_ || fragment_index_ != index) {
-      FragmentRef ref;
-      std::memcpy(&ref, head_.data().data() + 8 + uint64_t{index} * sizeof ref, sizeof ref);
-      DirEntry e{};
-      e.offset = ref.offset;
-      e.set_sectors(ref.sectors);
-      Key fk = key_.FragmentKey(index);
-      auto doc = stripe_->ReadDoc(e, fk);
+      auto doc = LoadFragment(index, offset);
       uint64_t expect =
           std::min<uint64_t>(fragment_size_, size() - uint64_t{index} * fragment_size_);
       if (doc.ok() && (doc->header.data_len != expect || doc->header.first_key != key_)) {
@@ -86,11 +91,59 @@ class EngineReader final : public ObjectReader {
   }
 
  private:
+  FragmentRef RefOf(uint32_t index) const {
+    FragmentRef ref;
+    std::memcpy(&ref, head_.data().data() + 8 + uint64_t{index} * sizeof ref, sizeof ref);
+    return ref;
+  }
+
+  // Returns a read of fragment `index` that owns nothing of this reader, so a
+  // pool thread may run it after the reader is gone.
+  PendingRead::ReadFn FragmentRead(uint32_t index) const {
+    FragmentRef ref = RefOf(index);
+    DirEntry e{};
+    e.offset = ref.offset;
+    e.set_sectors(ref.sectors);
+    return [stripe = stripe_, e, fk = key_.FragmentKey(index)] { return stripe->ReadDoc(e, fk); };
+  }
+
+  // Loads fragment `index`, from a read issued ahead if there is one, after
+  // queueing the fragments that follow it when the reader moves sequentially
+  // (or starts at the beginning, as a whole download does). A reader that
+  // jumps around gets no read-ahead: it would only waste the device's time.
+  Result<LoadedDoc> LoadFragment(uint32_t index, uint64_t offset) {
+    bool sequential = fragment_ && index == fragment_index_ + 1;
+    uint32_t want = sequential ? depth_ : (offset == 0 ? std::min<uint32_t>(depth_, 1) : 0);
+    while (!ahead_.empty() && ahead_.front().first != index) {
+      ahead_.front().second->Cancel();
+      ahead_.pop_front();
+    }
+    if (read_ahead_ != nullptr && want > 0) {
+      uint32_t next = ahead_.empty() ? index + 1 : ahead_.back().first + 1;
+      uint32_t last = static_cast<uint32_t>(std::min<uint64_t>(uint64_t{index} + want, count_ - 1));
+      for (; next <= last; next++) {
+        auto pending =
+            read_ahead_->Submit(FragmentRead(next), uint64_t{RefOf(next).sectors} * kSectorSize);
+        if (!pending) break;
+        ahead_.emplace_back(next, std::move(pending));
+      }
+    }
+    if (!ahead_.empty() && ahead_.front().first == index) {
+      auto pending = std::move(ahead_.front().second);
+      ahead_.pop_front();
+      return pending->Take();
+    }
+    return FragmentRead(index)();
+  }
+
   Stripe* stripe_;
   Key key_;
   DirEntry entry_;
   LoadedDoc head_;
   EngineStats* stats_;
+  ReadAheadPool* read_ahead_;
+  uint32_t depth_;
+  std::deque<std::pair<uint32_t, std::shared_ptr<PendingRead>>> ahead_;
   bool multi_ = false;
   uint32_t count_ = 0;
   uint32_t fragment_size_ = 0;
@@ -280,6 +333,10 @@ Status Engine::Init() {
   uint32_t next_stripe = 0;
   for (const auto& span : spans) RETURN_IF_ERROR(OpenSpan(span, per_span, &next_stripe));
   for (auto& s : stripes_) RETURN_IF_ERROR(s->Open());
+  // Four threads: enough reads in flight for a few concurrent streams at the
+  // default depth of 3; they mostly wait on the device, so not tied to cores.
+  read_ahead_ = std::make_unique<ReadAheadPool>(options_.read_ahead_fragments > 0 ? 4 : 0,
+                                                options_.read_ahead_bytes);
   cf_thread_ = std::thread([this] { CopyForwardLoop(); });
   LOG(kInfo, "engine open")
       .kv("stripes", stripes_.size())
@@ -362,6 +419,7 @@ Status Engine::Close() {
     cf_cv_.notify_all();
   }
   if (cf_thread_.joinable()) cf_thread_.join();
+  if (read_ahead_) read_ahead_->Stop();
   Status first;
   for (auto& s : stripes_) {
     Status st = s->Close();
@@ -403,7 +461,8 @@ Result<std::unique_ptr<ObjectReader>> Engine::OpenRead(const Key& key, RecordKin
     s->DropEntry(key, type, e);
     return Status::NotFound("stored copy failed validation: " + doc.status().message());
   }
-  auto reader = std::make_unique<EngineReader>(s, key, e, std::move(*doc), &stats_);
+  auto reader = std::make_unique<EngineReader>(s, key, e, std::move(*doc), &stats_,
+                                               read_ahead_.get(), options_.read_ahead_fragments);
   if (Status st = reader->Validate(); !st.ok()) {
     stats_.validation_failures++;
     stats_.misses++;
@@ -514,7 +573,8 @@ Status Engine::CopyForward(const Key& key) {
   }
   auto doc = s->ReadDoc(e, key);
   if (!doc.ok()) return doc.status();
-  EngineReader reader(s, key, e, std::move(*doc), &stats_);
+  EngineReader reader(s, key, e, std::move(*doc), &stats_, read_ahead_.get(),
+                      options_.read_ahead_fragments);
   RETURN_IF_ERROR(reader.Validate());
   // Hold the key's write slot, then check the object is still the copy we read:
   // a removal or a rewrite that got in first wins.

@@ -25,6 +25,7 @@
 #include "engine/engine_stats.h"
 #include "engine/io_env.h"
 #include "engine/key.h"
+#include "engine/read_ahead.h"
 #include "engine/stripe.h"
 #include "util/status.h"
 
@@ -58,6 +59,11 @@ struct EngineOptions {
   bool direct_io = true;
   std::chrono::milliseconds snapshot_interval{10'000};
   double copy_forward_fraction = 0.1;  // objects this close to eviction are rewritten on touch
+  // A sequential reader of a fragmented object keeps this many of its next
+  // fragments being read ahead (read_ahead.h); 0 disables read-ahead.
+  uint32_t read_ahead_fragments = 3;
+  // Most bytes of fragments read ahead and not yet consumed, engine-wide.
+  uint64_t read_ahead_bytes = 64ull << 20;
   std::chrono::milliseconds writer_wait{
       30'000};           // how long a 2nd writer of a key waits for the 1st
   IoEnv* env = nullptr;  // nullptr: IoEnv::Default()
@@ -169,6 +175,8 @@ class Engine {
   bool cf_busy_ = false;
   bool cf_stop_ = false;
   std::thread cf_thread_;
+  // After stripes_: its threads read through the stripes, so it goes first.
+  std::unique_ptr<ReadAheadPool> read_ahead_;
   bool closed_ = false;
 };
 

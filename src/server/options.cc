@@ -49,6 +49,13 @@ std::vector<OptionSpec> ServerOptionSpecs() {
        "issued; a power cut may lose the last seconds of uploads."},
       {"engine.direct_io", T::kBool, "true",
        "Use O_DIRECT when the filesystem supports it (bypasses the page cache)."},
+      {"engine.read_ahead", T::kInt, "3",
+       "Fragments of a large object read ahead of a sequential reader, so the device "
+       "works on several reads at once (one 1MiB read at a time leaves much of a fast "
+       "disk's bandwidth unused). 0 disables read-ahead."},
+      {"engine.read_ahead_memory", T::kBytes, "64MiB",
+       "Most memory held by fragments read ahead and not yet sent, for all readers "
+       "together; past it, readers read one fragment at a time."},
       {"engine.snapshot_interval", T::kDuration, "10s",
        "How often each stripe's directory is written to disk. Shorter: faster crash recovery."},
       {"engine.copy_forward_fraction", T::kInt, "10",

@@ -90,6 +90,8 @@ engine::EngineOptions Server::EngineOptionsFromConfig() const {
   o.aggregation_bytes = static_cast<uint32_t>(config_.GetBytes("engine.aggregation_buffer"));
   o.durable = config_.GetString("engine.durability") != "relaxed";
   o.direct_io = config_.GetBool("engine.direct_io");
+  o.read_ahead_fragments = static_cast<uint32_t>(config_.GetInt("engine.read_ahead"));
+  o.read_ahead_bytes = config_.GetBytes("engine.read_ahead_memory");
   o.snapshot_interval = config_.GetDuration("engine.snapshot_interval");
   o.copy_forward_fraction =
       static_cast<double>(config_.GetInt("engine.copy_forward_fraction")) / 100.0;
@@ -179,6 +181,10 @@ Status Server::Start() {
   if (uint64_t fs = config_.GetBytes("engine.fragment_size"); fs > (256ull << 20)) {
     return Status::InvalidArgument("engine.fragment_size must be at most 256MiB, got " +
                                    std::to_string(fs) + " bytes");
+  }
+  if (int64_t ra = config_.GetInt("engine.read_ahead"); ra < 0 || ra > 64) {
+    return Status::InvalidArgument("engine.read_ahead must be between 0 and 64 fragments, got " +
+                                   std::to_string(ra));
   }
   std::error_code ec;
   std::filesystem::create_directories(config_.GetString("server.data_dir"), ec);

@@ -31,11 +31,12 @@ TEST(ServerE2ETest, UnknownOptionIsRefusedAtStartup) {
   EXPECT_NE(server.error().find("engine.sise"), std::string::npos) << server.error();
 }
 
-// Sizes that would be narrowed to 32 bits (4 GiB + 64 KiB would become a
-// valid-looking 64 KiB) are refused with the option's name.
+// Values that would be narrowed to 32 bits (4 GiB + 64 KiB would become a valid
+// 64 KiB), or make no sense, are refused with
+// the option's name instead of silently becoming something else.
 TEST(ServerE2ETest, OutOfRangeEngineOptionsAreRefusedByName) {
-  for (const char* bad :
-       {"engine.aggregation_buffer=4194368KiB", "engine.fragment_size=4195328KiB"}) {
+  for (const char* bad : {"engine.aggregation_buffer=4194368KiB", "engine.fragment_size=4195328KiB",
+                          "engine.read_ahead=-1", "engine.read_ahead=1000"}) {
     testing::CycasdProcess server({bad});
     EXPECT_FALSE(server.Start(5000)) << bad;
     std::string name(bad, std::string_view(bad).find('='));
