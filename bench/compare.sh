@@ -160,12 +160,18 @@ wait_http() {  # $1 url, $2 what
 
 # ---------------------------------------------------------------- servers
 CYCAS_PID=""
+# The store holds everything one run writes (~10 GiB: three 64 MiB upload
+# phases of up to 2.5 GiB, the mixed phases' new blobs), so the sets preloaded
+# at the start of a run are still there when the last phase reads them, as
+# they are for nginx. (With 4 GiB the ring wrapped twice and, depending on
+# what the RAM tier still held, most of the HTTP mixed phase's reads of its
+# preloaded set were 404s.)
 start_cycas() {  # $1 RAM tier size
   rm -rf "$WORK/cycas"
   mkdir -p "$WORK/cycas"
   "$CYCASD" --set server.data_dir="$WORK/cycas" --set server.listen=127.0.0.1:$P_GRPC \
     --set zako.transport_listen=127.0.0.1:$P_TRANSPORT --set http.listen=127.0.0.1:$P_HTTP \
-    --set engine.size=4GiB --set cas.ram_capacity="$1" --set log.level=warn "${CYCAS_SETS[@]}" \
+    --set engine.size=16GiB --set cas.ram_capacity="$1" --set log.level=warn "${CYCAS_SETS[@]}" \
     >>"$LOGS/cycasd.log" 2>&1 &
   CYCAS_PID=$!
   PIDS+=("$CYCAS_PID")
