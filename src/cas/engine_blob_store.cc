@@ -1,6 +1,7 @@
 #include "cas/engine_blob_store.h"
 
 #include "cas/engine_keys.h"
+#include "util/log.h"
 
 namespace cycas {
 namespace {
@@ -101,6 +102,13 @@ void EngineRecordStore::PutAsync(std::string_view name, std::string_view value,
   engine_->PutAsync(EngineKeyForRecord(name),
                     {reinterpret_cast<const uint8_t*>(value.data()), value.size()},
                     engine::RecordKind::kRecord, std::move(done));
+}
+
+void EngineRecordStore::Keep(std::string_view name, std::string_view value) {
+  if (!engine_->RecordFading(EngineKeyForRecord(name))) return;
+  PutAsync(name, value, [](Status st) {
+    if (!st.ok()) LOG(kWarn, "cannot rewrite a fading record").kv("error", st.ToString());
+  });
 }
 
 Status EngineRecordStore::Remove(std::string_view name) {

@@ -32,6 +32,7 @@ class EngineRecordStore final : public RecordStore {
   void PutAsync(std::string_view name, std::string_view value,
                 std::function<void(Status)> done) override;
   Status Remove(std::string_view name) override;
+  void Keep(std::string_view name, std::string_view value) override;
   size_t max_value_size() const override { return engine_->options().fragment_size; }
 
  private:

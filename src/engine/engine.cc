@@ -557,6 +557,12 @@ void Engine::Touch(const Key& key) {
   }
 }
 
+bool Engine::RecordFading(const Key& key) {
+  Stripe* s = StripeFor(key);
+  auto e = s->Find(key, EntryType::kRecord);
+  return !e || s->NearEviction(*e, options_.copy_forward_fraction);
+}
+
 void Engine::QueueCopyForward(const Key& key) {
   if (options_.copy_forward_fraction <= 0) return;
   std::lock_guard lk(cf_mu_);

@@ -137,6 +137,11 @@ class Engine {
   // Called on every existence check and read from above: an object close to
   // being overwritten is copied forward in the background so it survives.
   void Touch(const Key& key);
+  // Whether a record is absent or close to being overwritten (within the
+  // copy-forward zone). Records are not copied forward (the newest write wins,
+  // so a copy could undo a later write); a caller that knows a record's value
+  // (e.g. one derived from an object that is still stored) rewrites it instead.
+  bool RecordFading(const Key& key);
 
   EngineStatsSnapshot Stats();
   const EngineOptions& options() const { return options_; }

@@ -349,6 +349,44 @@ TEST_F(EngineTest, TouchedObjectsSurviveWrapByCopyForward) {
   EXPECT_EQ(ReadAll(*e, hot), hot_data);
 }
 
+// Records are not copied forward; RecordFading tells a caller that knows a
+// record's value when to rewrite it: while it is absent, and once the ring's
+// cursor comes within the copy-forward zone. Rewritten then, it outlives wraps.
+TEST_F(EngineTest, RecordFadingReportsRecordsAboutToBeOverwritten) {
+  opts_.size = 8ull << 20;
+  opts_.stripes = 1;
+  opts_.copy_forward_fraction = 0.25;
+  auto e = Open();
+  Key rec = KeyOf(515151);
+  auto value = Bytes(9, 100);
+  EXPECT_TRUE(e->RecordFading(rec));  // absent
+  ASSERT_TRUE(e->Put(rec, value, RecordKind::kRecord).ok());
+  EXPECT_FALSE(e->RecordFading(rec));
+  int reported = 0;
+  for (int i = 0; i < 2000; i++) {
+    ASSERT_TRUE(e->Put(KeyOf(i), Bytes(i, 10'000)).ok());
+    if (e->RecordFading(rec)) {
+      // Still there when first reported: the report comes before the overwrite.
+      if (reported++ == 0) {
+        EXPECT_TRUE(e->Contains(rec, RecordKind::kRecord)) << i;
+      }
+      ASSERT_TRUE(e->Put(rec, value, RecordKind::kRecord).ok());
+      EXPECT_FALSE(e->RecordFading(rec));
+    }
+  }
+  EXPECT_GT(e->Stats().wraps, 1u);
+  EXPECT_GT(reported, 1);
+  auto r = e->OpenRead(rec, RecordKind::kRecord);
+  ASSERT_TRUE(r.ok());
+  std::vector<uint8_t> back(value.size());
+  ASSERT_EQ(*(*r)->Read(0, back), value.size());
+  EXPECT_EQ(back, value);
+  // Without the rewrites the ring overwrites it.
+  for (int i = 0; i < 2000; i++) ASSERT_TRUE(e->Put(KeyOf(5000 + i), Bytes(i, 10'000)).ok());
+  EXPECT_FALSE(e->Contains(rec, RecordKind::kRecord));
+  EXPECT_TRUE(e->RecordFading(rec));
+}
+
 // Docs above 512 KiB have a rounded-up length in the packed directory entry:
 // reads clamp it to the ring's end and the aggregated write, and take the
 // exact length from the Doc, across wraps and a reopen.

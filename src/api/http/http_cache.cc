@@ -123,6 +123,12 @@ void HttpCache::RememberSize(const Digest& digest) {
   CacheSize(digest);
 }
 
+void HttpCache::KeepSize(const Digest& digest) {
+  if (digest.IsEmptyBlob()) return;
+  records_->Keep(SizeRecordName(digest.function(), digest.hash()),
+                 std::to_string(digest.size_bytes()));
+}
+
 void HttpCache::RememberSizeAsync(const Digest& digest, std::function<void()> done) {
   if (digest.IsEmptyBlob()) return done();
   {

@@ -67,6 +67,12 @@ class HttpCache {
   std::optional<Digest> KnownBlob(DigestFunction fn, const HashBytes& hash);
   // Records the size of a verified, stored blob (no-op if already known).
   void RememberSize(const Digest& digest);
+  // For a blob just found stored: keeps its size record alive as long as the
+  // blob (RecordStore::Keep). The blob is copied forward when it is read near
+  // the ring's write cursor; without this its size record, written next to it
+  // and served from memory while the blob is hot, would be overwritten, and
+  // after a restart the blob could no longer be named over HTTP. Never waits.
+  void KeepSize(const Digest& digest);
   // RememberSize() that never blocks this thread, when the record store can
   // write that way (CanRememberSizeAsync()): `done` runs once the record is
   // durable (or failed, which is logged), on any thread. It writes the record

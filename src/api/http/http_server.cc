@@ -1019,6 +1019,7 @@ asio::awaitable<Outcome> Connection::CasGet(const Request& req, const CachePath&
     }
   }
   server_->metrics().AddHit(slot);
+  cache.KeepSize(**digest);
   std::string hex = HexEncode(path.hash);
   AcceptEncoding ae = ParseAcceptEncoding(SV(req[bhttp::field::accept_encoding]));
   // A ranged request is served from the identity bytes: ranges of an encoded

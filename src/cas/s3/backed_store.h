@@ -166,6 +166,8 @@ class BackedRecordStore final : public RecordStore {
   Result<std::string> Get(std::string_view name) override;
   Status Put(std::string_view name, std::string_view value) override;
   Status Remove(std::string_view name) override;
+  // The local store is the one that evicts; the bucket keeps what it has.
+  void Keep(std::string_view name, std::string_view value) override { local_->Keep(name, value); }
   size_t max_value_size() const override {
     return std::min(local_->max_value_size(), remote_->max_value_size());
   }
