@@ -3,6 +3,8 @@
 #include <google/protobuf/stubs/logging.h>
 #include <zstd.h>
 
+#include <algorithm>
+
 #include "digest/hex.h"
 #include "util/config.h"
 #include "util/log.h"
@@ -77,10 +79,25 @@ std::optional<Digest> HttpCache::KnownBlob(DigestFunction fn, const HashBytes& h
   Digest empty = EmptyDigest(fn);
   if (hash == empty.hash()) return empty;
   std::lock_guard lk(mu_);
-  if (auto it = known_sizes_.find(Digest(fn, hash, 0)); it != known_sizes_.end()) {
-    return Digest(fn, hash, it->second);
-  }
+  if (auto size = CachedSizeLocked(fn, hash)) return Digest(fn, hash, *size);
   return std::nullopt;
+}
+
+std::optional<uint64_t> HttpCache::CachedSizeLocked(DigestFunction fn, const HashBytes& hash) {
+  Digest key(fn, hash, 0);
+  if (auto it = known_sizes_.find(key); it != known_sizes_.end()) return it->second;
+  auto it = older_sizes_.find(key);
+  if (it == older_sizes_.end()) return std::nullopt;
+  uint64_t size = it->second;
+  older_sizes_.erase(it);
+  CacheSizeLocked(Digest(fn, hash, size));
+  return size;
+}
+
+bool HttpCache::SizeCached(const Digest& digest) {
+  std::lock_guard lk(mu_);
+  auto size = CachedSizeLocked(digest.function(), digest.hash());
+  return size && *size == digest.size_bytes();
 }
 
 Result<std::optional<Digest>> HttpCache::ResolveBlob(DigestFunction fn, const HashBytes& hash) {
@@ -101,13 +118,7 @@ Result<std::optional<Digest>> HttpCache::ResolveBlob(DigestFunction fn, const Ha
 }
 
 void HttpCache::RememberSize(const Digest& digest) {
-  if (digest.IsEmptyBlob()) return;
-  Digest key(digest.function(), digest.hash(), 0);
-  {
-    std::lock_guard lk(mu_);
-    auto it = known_sizes_.find(key);
-    if (it != known_sizes_.end() && it->second == digest.size_bytes()) return;
-  }
+  if (digest.IsEmptyBlob() || SizeCached(digest)) return;
   std::string name = SizeRecordName(digest.function(), digest.hash());
   std::string value = std::to_string(digest.size_bytes());
   auto current = records_->Get(name);
@@ -130,12 +141,7 @@ void HttpCache::KeepSize(const Digest& digest) {
 }
 
 void HttpCache::RememberSizeAsync(const Digest& digest, std::function<void()> done) {
-  if (digest.IsEmptyBlob()) return done();
-  {
-    std::lock_guard lk(mu_);
-    auto it = known_sizes_.find(Digest(digest.function(), digest.hash(), 0));
-    if (it != known_sizes_.end() && it->second == digest.size_bytes()) return done();
-  }
+  if (digest.IsEmptyBlob() || SizeCached(digest)) return done();
   records_->PutAsync(SizeRecordName(digest.function(), digest.hash()),
                      std::to_string(digest.size_bytes()),
                      [this, digest, done = std::move(done)](Status st) {
@@ -152,7 +158,14 @@ void HttpCache::RememberSizeAsync(const Digest& digest, std::function<void()> do
 
 void HttpCache::CacheSize(const Digest& digest) {
   std::lock_guard lk(mu_);
-  if (known_sizes_.size() >= options_.size_cache_entries) known_sizes_.clear();
+  CacheSizeLocked(digest);
+}
+
+void HttpCache::CacheSizeLocked(const Digest& digest) {
+  if (known_sizes_.size() >= std::max<size_t>(1, options_.size_cache_entries / 2)) {
+    older_sizes_ = std::move(known_sizes_);
+    known_sizes_.clear();
+  }
   known_sizes_[Digest(digest.function(), digest.hash(), 0)] = digest.size_bytes();
 }
 

@@ -120,15 +120,27 @@ class HttpCache {
   RecordStore* records_;
   HttpMetrics* metrics_;
   Options options_;
-  // Adds to known_sizes_ (takes mu_).
+  // Adds to the size cache (takes mu_).
   void CacheSize(const Digest& digest);
+  void CacheSizeLocked(const Digest& digest);
+  // The cached size of (fn, hash), from either generation (an older one is
+  // moved to the current generation); needs mu_.
+  std::optional<uint64_t> CachedSizeLocked(DigestFunction fn, const HashBytes& hash);
+  // Whether `digest`'s size is cached (takes mu_).
+  bool SizeCached(const Digest& digest);
   // Learns the sizes of the blobs a complete ActionResult names (see GetAc).
   void LearnSizes(const reapi::ActionResult& result, DigestFunction fn);
 
   std::mutex mu_;
   // Sizes of recently seen blobs, keyed by the digest with size 0; guarded by
-  // mu_; cleared when full (a miss only costs a record read).
+  // mu_. Two generations of at most size_cache_entries / 2 each: when the
+  // current one is full it becomes the older one and the older one is
+  // dropped, and a size found in the older one moves back to the current. So
+  // sizes in use survive a turnover (clearing everything made every hot blob
+  // cost a record read at once, and forgot the sizes learned from action
+  // results, which have no record, before their outputs were fetched).
   std::unordered_map<Digest, uint64_t> known_sizes_;
+  std::unordered_map<Digest, uint64_t> older_sizes_;
 };
 
 }  // namespace cycas::api::http

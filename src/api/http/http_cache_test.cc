@@ -89,6 +89,31 @@ TEST_F(HttpCacheTest, RememberedSizeResolvesAfterCacheIsLost) {
   EXPECT_EQ(**r, d);
 }
 
+// The in-memory size cache turns over by generations: a size in use stays
+// cached however many others pass through; an unused one is forgotten (and
+// then read back from its record).
+TEST_F(HttpCacheTest, SizesInUseSurviveTheCacheTurningOver) {
+  HttpCache::Options o;
+  o.size_cache_entries = 8;
+  HttpCache cache(&cas_, &ac_, &records_, &metrics_, o);
+  Digest hot = Store("hot blob");
+  Digest cold = Store("cold blob");
+  cache.RememberSize(hot);
+  cache.RememberSize(cold);
+  for (int i = 0; i < 40; i++) {
+    cache.RememberSize(Store("other " + std::to_string(i)));
+    auto known = cache.KnownBlob(hot.function(), hot.hash());
+    ASSERT_TRUE(known.has_value()) << i;
+    EXPECT_EQ(*known, hot);
+  }
+  EXPECT_FALSE(cache.KnownBlob(cold.function(), cold.hash()).has_value());
+  auto r = cache.ResolveBlob(cold.function(), cold.hash());
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(r->has_value());
+  EXPECT_EQ(**r, cold);
+  EXPECT_TRUE(cache.KnownBlob(cold.function(), cold.hash()).has_value());  // cached again
+}
+
 TEST_F(HttpCacheTest, OpaqueAcValueRoundTrips) {
   std::string value = "ccache result \xff\xfe not a protobuf";
   ASSERT_TRUE(cache_.PutAc("", DigestFunction::kSha256, Key("k"), Spool(value)).ok());
