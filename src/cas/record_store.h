@@ -27,8 +27,9 @@ class RecordStore {
   // For a caller that knows `value` is the right value of `name` now (it is
   // derived from data just found stored, e.g. a blob's size): a store that
   // evicts old records rewrites it, in the background, when it is missing or
-  // about to be evicted, so it lives as long as the data it describes. Never
-  // waits. Default: nothing (stores that do not evict).
+  // about to be evicted, so it lives as long as the data it describes. Does
+  // not wait for the write (only, as any write, for buffer space when the
+  // store is saturated). Default: nothing (stores that do not evict).
   virtual void Keep(std::string_view name, std::string_view value) {}
   // Largest value accepted.
   virtual size_t max_value_size() const = 0;

@@ -30,6 +30,20 @@ LoadedDoc DocMarked(uint32_t start) {
   return d;
 }
 
+// Submits a read that holds a pool thread until `gate` opens, and waits until
+// it does, so reads submitted next stay queued.
+std::shared_ptr<PendingRead> Occupy(ReadAheadPool& pool, Gate& gate, uint32_t mark,
+                                    uint64_t bytes) {
+  auto blocker = pool.Submit(
+      [&gate, mark]() -> Result<LoadedDoc> {
+        gate.PassWhenOpen();
+        return DocMarked(mark);
+      },
+      bytes);
+  gate.WaitEntered();
+  return blocker;
+}
+
 TEST(ReadAheadPoolTest, PoolRunsQueuedReadsAndTakeReturnsTheirResult) {
   ReadAheadPool pool(2, 1 << 20);
   std::atomic<int> runs{0};
@@ -49,13 +63,7 @@ TEST(ReadAheadPoolTest, PoolRunsQueuedReadsAndTakeReturnsTheirResult) {
 TEST(ReadAheadPoolTest, ReaderDoesAQueuedReadItselfWhenThePoolIsBusy) {
   ReadAheadPool pool(1, 1 << 20);
   Gate gate;
-  auto blocker = pool.Submit(
-      [&]() -> Result<LoadedDoc> {
-        gate.PassWhenOpen();
-        return DocMarked(1);
-      },
-      4096);
-  gate.WaitEntered();  // the only thread is now busy
+  auto blocker = Occupy(pool, gate, 1, 4096);
   std::atomic<int> runs{0};
   auto queued = pool.Submit(
       [&]() -> Result<LoadedDoc> {
@@ -89,13 +97,7 @@ TEST(ReadAheadPoolTest, BudgetBoundsReadsAheadAndIsReturnedWhenTheyAreDropped) {
   Gate gate;
   // Keep the only thread busy so the reads below stay queued (the queue holds
   // no reference to them: dropping one returns its bytes at once).
-  auto blocker = pool.Submit(
-      [&]() -> Result<LoadedDoc> {
-        gate.PassWhenOpen();
-        return DocMarked(0);
-      },
-      0);
-  gate.WaitEntered();
+  auto blocker = Occupy(pool, gate, 0, 0);
   auto read = []() -> Result<LoadedDoc> { return DocMarked(0); };
   auto a = pool.Submit(read, 6000);
   ASSERT_NE(a, nullptr);
@@ -115,13 +117,7 @@ TEST(ReadAheadPoolTest, BudgetBoundsReadsAheadAndIsReturnedWhenTheyAreDropped) {
 TEST(ReadAheadPoolTest, CancelledReadsAreNotIssued) {
   ReadAheadPool pool(1, 1 << 20);
   Gate gate;
-  auto blocker = pool.Submit(
-      [&]() -> Result<LoadedDoc> {
-        gate.PassWhenOpen();
-        return DocMarked(1);
-      },
-      1);
-  gate.WaitEntered();
+  auto blocker = Occupy(pool, gate, 1, 1);
   std::atomic<int> runs{0};
   auto p = pool.Submit(
       [&]() -> Result<LoadedDoc> {

@@ -71,7 +71,8 @@ class HttpCache {
   // blob (RecordStore::Keep). The blob is copied forward when it is read near
   // the ring's write cursor; without this its size record, written next to it
   // and served from memory while the blob is hot, would be overwritten, and
-  // after a restart the blob could no longer be named over HTTP. Never waits.
+  // after a restart the blob could no longer be named over HTTP. Does not wait
+  // for the write.
   void KeepSize(const Digest& digest);
   // RememberSize() that never blocks this thread, when the record store can
   // write that way (CanRememberSizeAsync()): `done` runs once the record is
