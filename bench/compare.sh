@@ -6,7 +6,8 @@
 #                    [--cycas-set KEY=VALUE]...   (extra cycasd options, e.g. engine.durability=relaxed)
 #                    [--rows LIST] [--systems LIST] [--small-conns N] [--no-limits]
 #   --rows       only these rows, e.g. put4k,get4k (put4k get4k exists put64m get64m mixed disk4k)
-#   --systems    only these systems, e.g. cycas-http,nginx (cycas-zako cycas-reapi cycas-http nginx ats)
+#   --systems    only these systems, e.g. cycas-http,nginx (cycas-zako cycas-reapi cycas-reapi-b3
+#                cycas-http nginx ats; cycas-reapi-b3 is REAPI with BLAKE3, the issue-5 comparison)
 #   --small-conns  connections of the 4 KiB and mixed rows (default 32)
 #   --no-limits  skip the machine-limit measurements (fio, iperf3, digest_bench)
 #
@@ -60,7 +61,7 @@ for r in ${ROWS_WANTED//,/ }; do
     *) echo "compare.sh: unknown row '$r' (see --help)" >&2; exit 2 ;; esac
 done
 for s in ${SYSTEMS_WANTED//,/ }; do
-  case $s in cycas-zako|cycas-reapi|cycas-http|nginx|ats) ;;
+  case $s in cycas-zako|cycas-reapi|cycas-reapi-b3|cycas-http|nginx|ats) ;;
     *) echo "compare.sh: unknown system '$s' (see --help)" >&2; exit 2 ;; esac
 done
 
@@ -171,7 +172,7 @@ start_cycas() {  # $1 RAM tier size
   mkdir -p "$WORK/cycas"
   "$CYCASD" --set server.data_dir="$WORK/cycas" --set server.listen=127.0.0.1:$P_GRPC \
     --set zako.transport_listen=127.0.0.1:$P_TRANSPORT --set http.listen=127.0.0.1:$P_HTTP \
-    --set engine.size=16GiB --set cas.ram_capacity="$1" --set log.level=warn "${CYCAS_SETS[@]}" \
+    --set engine.size=20GiB --set cas.ram_capacity="$1" --set log.level=warn "${CYCAS_SETS[@]}" \
     >>"$LOGS/cycasd.log" 2>&1 &
   CYCAS_PID=$!
   PIDS+=("$CYCAS_PID")
@@ -266,7 +267,7 @@ grpc_phase() {
   # already-stored fast path instead of writes.
   local sys_no
   case $system in cycas-zako) sys_no=1 ;; cycas-reapi) sys_no=2 ;; cycas-http) sys_no=3 ;;
-    nginx) sys_no=4 ;; *) sys_no=5 ;; esac
+    nginx) sys_no=4 ;; cycas-reapi-b3) sys_no=6 ;; *) sys_no=5 ;; esac
   "$LOAD" --api "$api" --op "$op" --duration "$SECS" --seed "$((run * 10 + sys_no))" \
     --server "${LOAD_ADDR:-127.0.0.1:$P_GRPC}" "$@" >"$out" 2>"$out.err" &
   local lp=$! c0 c1
@@ -324,6 +325,21 @@ grpc_workloads() {  # $1 api, $2 run
     --large-size 4MiB --large-set $MID_HOT --large-new $MID_NEW --concurrency $C_SMALL
 }
 
+# Issue 5 asks how much the REAPI protocol costs against zako's on the same
+# server. zako always names blobs by BLAKE3 and REAPI clients like Bazel by
+# SHA-256, which hashes 4 KiB at 0.6x and 16 MiB at 0.36x BLAKE3's speed (see
+# the limits table), so the cycas-reapi column measures the hash as much as the
+# protocol. These phases repeat the REAPI rows with BLAKE3 to compare
+# protocols alone.
+grpc_workloads_reapi_blake3() {  # $1 run
+  local run=$1 sys=cycas-reapi-b3 b3=(--digest-function blake3)
+  grpc_phase exists $sys "$run" reapi exists --digests 10000 --set 10000 --concurrency $C_EXISTS "${b3[@]}"
+  grpc_phase put4k $sys "$run" reapi upload --size 4KiB --new $PUTCAP --concurrency $C_SMALL "${b3[@]}"
+  grpc_phase get4k $sys "$run" reapi download --size 4KiB --set $HOT --concurrency $C_SMALL "${b3[@]}"
+  grpc_phase put64m $sys "$run" reapi upload --size 64MiB --new $LARGE_NEW --concurrency $C_LARGE "${b3[@]}"
+  grpc_phase get64m $sys "$run" reapi download --size 64MiB --set $LARGE_HOT --concurrency $C_LARGE "${b3[@]}"
+}
+
 # ---------------------------------------------------------------- 0. context
 START=$(date -u +%s)
 DATE=$(date -u +%Y-%m-%d)
@@ -378,12 +394,13 @@ S=$WORK/sets
 
 # ---------------------------------------------------------------- 3. runs
 for run in $(seq "$RUNS"); do
-  if want_main cycas-zako cycas-reapi cycas-http; then
-    log "run $run/$RUNS: cycas (zako, REAPI, HTTP)"
+  if want_main cycas-zako cycas-reapi cycas-reapi-b3 cycas-http; then
+    log "run $run/$RUNS: cycas (zako, REAPI, REAPI with BLAKE3, HTTP)"
     start_cycas 256MiB
     SERVER_PID=$CYCAS_PID
     grpc_workloads zako "$run"
     grpc_workloads reapi "$run"
+    grpc_workloads_reapi_blake3 "$run"
     preload $P_HTTP "$S/small" 0 $HOT PUT
     preload $P_HTTP "$S/mixsmall" 0 $HOT PUT
     preload $P_HTTP "$S/mid" 0 $MID_HOT PUT
