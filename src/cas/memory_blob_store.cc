@@ -50,6 +50,23 @@ Result<bool> MemoryBlobStore::Contains(const Digest& digest) {
   return true;
 }
 
+Status MemoryBlobStore::ContainsMany(std::span<const Digest> digests, std::span<uint8_t> present) {
+  // Taking the lock per digest cost more than the lookups under contention
+  // (FindMissing checks thousands at once, from several pool threads); taking
+  // it per batch of this many bounds how long other callers wait.
+  constexpr size_t kPerLock = 128;
+  for (size_t begin = 0; begin < digests.size(); begin += kPerLock) {
+    const size_t end = std::min(digests.size(), begin + kPerLock);
+    std::lock_guard lk(mu_);
+    for (size_t i = begin; i < end; i++) {
+      auto it = index_.find(digests[i]);
+      present[i] = it == index_.end() ? 0 : 1;
+      if (it != index_.end()) lru_.splice(lru_.begin(), lru_, it->second);
+    }
+  }
+  return Status::Ok();
+}
+
 Result<std::unique_ptr<BlobReader>> MemoryBlobStore::OpenRead(const Digest& digest) {
   std::lock_guard lk(mu_);
   auto it = index_.find(digest);
@@ -64,12 +81,14 @@ Result<std::unique_ptr<BlobReader>> MemoryBlobStore::OpenRead(const Digest& dige
 
 Result<std::unique_ptr<BlobWriter>> MemoryBlobStore::OpenWrite(const Digest& digest) {
   if (!Admits(digest.size_bytes())) {
-    return Status::InvalidArgument("blob " + digest.ToString() + " is larger than the RAM tier admits (" +
+    return Status::InvalidArgument("blob " + digest.ToString() +
+                                   " is larger than the RAM tier admits (" +
                                    std::to_string(max_blob_size_) + " bytes)");
   }
   {
     std::lock_guard lk(mu_);
-    if (index_.contains(digest)) return Status::AlreadyExists("blob " + digest.ToString() + " exists");
+    if (index_.contains(digest))
+      return Status::AlreadyExists("blob " + digest.ToString() + " exists");
   }
   return std::unique_ptr<BlobWriter>(new MemoryBlobWriter(this, digest));
 }

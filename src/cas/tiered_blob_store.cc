@@ -1,6 +1,7 @@
 #include "cas/tiered_blob_store.h"
 
 #include <cassert>
+#include <vector>
 
 #include "digest/hasher.h"
 #include "util/log.h"
@@ -115,11 +116,12 @@ Status TieredBlobStore::ContainsMany(std::span<const Digest> digests, std::span<
   // same reason as in Contains(): the disk copy must be touched too. RAM is
   // asked about every digest as well, since asking refreshes its LRU order.
   RETURN_IF_ERROR(local_->ContainsMany(digests, present));
+  if (ram_) {
+    std::vector<uint8_t> in_ram(digests.size());
+    RETURN_IF_ERROR(ram_->ContainsMany(digests, in_ram));
+    for (size_t i = 0; i < digests.size(); i++) present[i] |= in_ram[i];
+  }
   for (size_t i = 0; i < digests.size(); i++) {
-    if (ram_) {
-      ASSIGN_OR_RETURN(bool in_ram, ram_->Contains(digests[i]));
-      if (in_ram) present[i] = 1;
-    }
     if (present[i]) continue;
     if (remote_) {
       ASSIGN_OR_RETURN(bool remote, remote_->Contains(digests[i]));

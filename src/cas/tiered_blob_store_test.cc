@@ -170,6 +170,39 @@ TEST_F(TieredTest, ContainsManyAgreesWithContainsAcrossTiers) {
   EXPECT_EQ(strict.ContainsMany(digests, present).code(), StatusCode::kInvalidArgument);
 }
 
+// The RAM tier answers a batch under a few locks; the answers and the LRU
+// refresh must be those of one Contains() per digest.
+TEST(MemoryBlobStoreTest, ContainsManyMatchesContainsAndRefreshesTheLru) {
+  constexpr int kBlobs = 300;  // more than one batch per lock
+  MemoryBlobStore ram(kBlobs * 8, 8);
+  std::vector<Digest> digests;
+  for (int i = 0; i < 2 * kBlobs; i++) {
+    std::string bytes = "blob" + std::to_string(1000 + i);  // 8 bytes each
+    Digest d = Digest::Of(DigestFunction::kBlake3, bytes);
+    digests.push_back(d);
+    if (i % 2 == 0) ram.Insert(d, std::make_shared<const std::string>(bytes));
+  }
+  std::vector<uint8_t> present(digests.size(), 9);
+  ASSERT_TRUE(ram.ContainsMany(digests, present).ok());
+  for (size_t i = 0; i < digests.size(); i++) {
+    EXPECT_EQ(present[i], i % 2 == 0 ? 1 : 0) << i;
+  }
+  // The tier is full. Asking about the oldest half makes it the newest, so
+  // inserting kBlobs / 2 more evicts the other half instead.
+  std::vector<Digest> oldest;
+  for (int i = 0; i < kBlobs; i += 2) oldest.push_back(digests[i]);
+  std::vector<uint8_t> found(oldest.size());
+  ASSERT_TRUE(ram.ContainsMany(oldest, found).ok());
+  for (int i = 0; i < kBlobs / 2; i++) {
+    std::string bytes = "more" + std::to_string(1000 + i);
+    ram.Insert(Digest::Of(DigestFunction::kBlake3, bytes),
+               std::make_shared<const std::string>(bytes));
+  }
+  for (int i = 0; i < 2 * kBlobs; i += 2) {
+    EXPECT_EQ(*ram.Contains(digests[i]), i < kBlobs) << i;
+  }
+}
+
 TEST_F(TieredTest, WriteThroughReachesTheRemote) {
   MemoryBlobStore remote(1 << 20, 1 << 20);
   TieredBlobStore tiers(nullptr, local_.get(), &remote, {.remote_write_through = true});
