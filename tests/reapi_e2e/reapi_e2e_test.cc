@@ -322,10 +322,23 @@ TEST_F(ReapiE2ETest, FindMissingAnswersInRequestOrderAcrossCheckRanges) {
   }
   for (const auto& m : resp.missing_blob_digests()) got.push_back(DigestPath(m));
   EXPECT_EQ(got, want);
+
+  // The same request gzip-compressed by gRPC (the server reads the request's
+  // bytes itself, which must be the decompressed ones) and in a call that
+  // names the instance "" explicitly: the same answer.
+  auto ctx = Client::Ctx();
+  ctx->set_compression_algorithm(GRPC_COMPRESS_GZIP);
+  req.set_instance_name("");
+  v2::FindMissingBlobsResponse again;
+  st = client_->cas->FindMissingBlobs(ctx.get(), req, &again);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  got.clear();
+  for (const auto& m : again.missing_blob_digests()) got.push_back(DigestPath(m));
+  EXPECT_EQ(got, want);
 }
 
-// Bytes that are not a FindMissingBlobsRequest get INTERNAL, as gRPC's own
-// unary handler answers a request it cannot parse.
+// Bytes that are not a FindMissingBlobsRequest are INVALID_ARGUMENT: the
+// server reads the request's wire bytes itself and says what is malformed.
 TEST_F(ReapiE2ETest, FindMissingRefusesBytesThatAreNotARequest) {
   auto channel = grpc::CreateChannel(server_->address("grpc"), grpc::InsecureChannelCredentials());
   grpc::GenericStub stub(channel);
@@ -344,7 +357,8 @@ TEST_F(ReapiE2ETest, FindMissingRefusesBytesThatAreNotARequest) {
   void* tag = nullptr;
   bool ok = false;
   ASSERT_TRUE(cq.Next(&tag, &ok));
-  EXPECT_CODE(st, INTERNAL);
+  EXPECT_CODE(st, INVALID_ARGUMENT);
+  EXPECT_NE(st.error_message().find("not valid protobuf"), std::string::npos) << st.error_message();
   cq.Shutdown();
   while (cq.Next(&tag, &ok)) {
   }
@@ -691,8 +705,8 @@ TEST_F(ReapiE2ETest, HttpPutRacingAByteStreamUploadDoesNotStallOtherRequests) {
   StartServer({"http.threads=1"});
   const std::string blob = RandomBytes(200000, 4242);
   const v2::Digest d = ProtoDigest(blob);
-  const std::string resource = "uploads/5b0e3c2a-1d2f-4c3b-9a8e-0f1e2d3c4b5a/blobs/" + d.hash() + "/" +
-                               std::to_string(d.size_bytes());
+  const std::string resource = "uploads/5b0e3c2a-1d2f-4c3b-9a8e-0f1e2d3c4b5a/blobs/" + d.hash() +
+                               "/" + std::to_string(d.size_bytes());
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
   bs::WriteResponse response;
@@ -714,9 +728,9 @@ TEST_F(ReapiE2ETest, HttpPutRacingAByteStreamUploadDoesNotStallOtherRequests) {
   // Meanwhile the single connection thread keeps serving other uploads.
   for (int i = 0; i < 3; i++) {
     std::string other = "unrelated blob " + std::to_string(i);
-    auto r = testing::Curl({"-X", "PUT", "--max-time", "5", "--data-binary",
-                            "@" + testing::TempFile(other),
-                            base + "/cas/" + ProtoDigest(other).hash()});
+    auto r =
+        testing::Curl({"-X", "PUT", "--max-time", "5", "--data-binary",
+                       "@" + testing::TempFile(other), base + "/cas/" + ProtoDigest(other).hash()});
     EXPECT_EQ(r.status, 201) << "request " << i << " not served: " << r.stderr_text;
   }
 

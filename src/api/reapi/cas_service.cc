@@ -44,37 +44,56 @@ constexpr size_t kCheckGrain = 512;
 
 }  // namespace
 
-grpc::Status CasService::StreamedFindMissingBlobs(
+CasService::CasService(CasStore* cas, CheckPool* pool, const ReapiOptions* options)
+    : cas_(cas), pool_(pool), options_(options) {
+  // Method 0 of the service is FindMissingBlobs (its order in the .proto), as
+  // the generated WithStreamedUnaryMethod_FindMissingBlobs also assumes.
+  MarkMethodStreamed(
+      0, new grpc::internal::StreamedUnaryHandler<grpc::ByteBuffer, grpc::ByteBuffer>(
+             [this](grpc::ServerContext* context,
+                    grpc::ServerUnaryStreamer<grpc::ByteBuffer, grpc::ByteBuffer>* stream) {
+               return RawFindMissingBlobs(context, stream);
+             }));
+}
+
+grpc::Status CasService::RawFindMissingBlobs(
     grpc::ServerContext* context,
-    grpc::ServerUnaryStreamer<v2::FindMissingBlobsRequest, v2::FindMissingBlobsResponse>* stream) {
-  // Sized like zako's NegotiateBlobs arenas: a 10k-digest request needs about
-  // 1 MiB, reached in a few blocks.
-  google::protobuf::ArenaOptions arena_options;
-  arena_options.start_block_size = 64 << 10;
-  arena_options.max_block_size = 1 << 20;
-  google::protobuf::Arena arena(arena_options);
-  auto* request = google::protobuf::Arena::CreateMessage<v2::FindMissingBlobsRequest>(&arena);
-  if (!stream->Read(request)) {
-    // The status gRPC's unary handler gives a request it cannot parse.
-    return grpc::Status(grpc::StatusCode::INTERNAL, "cannot parse the FindMissingBlobsRequest");
+    grpc::ServerUnaryStreamer<grpc::ByteBuffer, grpc::ByteBuffer>* stream) {
+  grpc::ByteBuffer in;
+  if (!stream->Read(&in)) {
+    return grpc::Status(grpc::StatusCode::INTERNAL, "cannot read the FindMissingBlobsRequest");
   }
-  auto* response = google::protobuf::Arena::CreateMessage<v2::FindMissingBlobsResponse>(&arena);
-  if (grpc::Status st = FindMissing(context, request, response); !st.ok()) return st;
+  // A request arrives in one slice or several; several are joined (one copy,
+  // small next to the lookups).
+  grpc::Slice slice;
+  if (!in.TrySingleSlice(&slice).ok() && !in.DumpToSingleSlice(&slice).ok()) {
+    return grpc::Status(grpc::StatusCode::INTERNAL, "cannot read the FindMissingBlobsRequest");
+  }
+  FindMissingWire request;
+  if (Status st = ParseFindMissingRequest(
+          {reinterpret_cast<const char*>(slice.begin()), slice.size()}, &request);
+      !st.ok()) {
+    return ToGrpcStatus(st);
+  }
+  std::string response;
+  if (grpc::Status st = FindMissing(context, request, &response); !st.ok()) return st;
+  grpc::Slice out(response);
+  grpc::ByteBuffer out_buffer(&out, 1);
   // The streamer must send exactly one response for an OK status.
-  if (!stream->Write(*response)) {
+  if (!stream->Write(out_buffer)) {
     return grpc::Status(grpc::StatusCode::CANCELLED, "the client went away");
   }
   return grpc::Status::OK;
 }
 
-grpc::Status CasService::FindMissing(grpc::ServerContext* context,
-                                     v2::FindMissingBlobsRequest* request,
-                                     v2::FindMissingBlobsResponse* response) {
-  const int n = request->blob_digests_size();
+grpc::Status CasService::FindMissing(grpc::ServerContext* context, const FindMissingWire& request,
+                                     std::string* response) {
+  const int n = static_cast<int>(request.digests.size());
   Admitted call;
   if (auto a = AdmitCall(*options_, *context, auth::Access::kRead,
-                         CallTarget(request->instance_name(), request->digest_function())
-                             .FirstHash(n > 0 ? request->blob_digests(0).hash() : ""),
+                         CallTarget(request.instance_name,
+                                    static_cast<v2::DigestFunction::Value>(request.digest_function))
+                             .FirstHash(n > 0 ? request.digests[0].hash : ""),
                          &call);
       !a.ok()) {
     return a;
@@ -82,16 +101,19 @@ grpc::Status CasService::FindMissing(grpc::ServerContext* context,
   std::vector<Digest> digests;
   digests.reserve(n);
   for (int i = 0; i < n; i++) {
-    const v2::Digest& proto = request->blob_digests(i);
+    const WireDigest& wire = request.digests[i];
     // Fast path for a well-formed digest; DigestFromProto builds the error
     // that names the field only for a bad one (building "blob_digests[i]"
     // and a Result for each of thousands of good ones was a visible share of
     // the call).
     HashBytes hash;
-    if (proto.size_bytes() >= 0 && HexDecodeTo(proto.hash(), hash).ok()) {
-      digests.emplace_back(call.digest_function, hash, static_cast<uint64_t>(proto.size_bytes()));
+    if (wire.size_bytes >= 0 && HexDecodeTo(wire.hash, hash).ok()) {
+      digests.emplace_back(call.digest_function, hash, static_cast<uint64_t>(wire.size_bytes));
       continue;
     }
+    v2::Digest proto;
+    proto.set_hash(std::string(wire.hash));
+    proto.set_size_bytes(wire.size_bytes);
     return ToGrpcStatus(
         DigestFromProto(proto, call.digest_function, Field("blob_digests", i)).status());
   }
@@ -122,18 +144,16 @@ grpc::Status CasService::FindMissing(grpc::ServerContext* context,
   if (first_error) {
     return ToGrpcStatus(first_error->second.WithContext(Field("blob_digests", first_error->first)));
   }
-  // The response is the request's own digest list with the present ones taken
-  // out, in request order, moved over without copying a digest (both messages
-  // are on one arena).
-  auto* list = request->mutable_blob_digests();
-  int kept = 0;
+  // The response lists the missing digests in request order, each as the
+  // bytes the client sent for it.
+  size_t missing_bytes = 0;
   for (int i = 0; i < n; i++) {
-    if (state[i] != kMissing) continue;
-    if (i != kept) list->SwapElements(i, kept);
-    ++kept;
+    if (state[i] == kMissing) missing_bytes += request.digests[i].encoded.size() + 4;
   }
-  list->DeleteSubrange(kept, n - kept);
-  response->mutable_missing_blob_digests()->Swap(list);
+  response->reserve(missing_bytes);
+  for (int i = 0; i < n; i++) {
+    if (state[i] == kMissing) AppendMissingDigest(request.digests[i], response);
+  }
   return grpc::Status::OK;
 }
 

@@ -6,6 +6,11 @@
 // the instance name is still validated and must be one the server serves.
 #pragma once
 
+#include <grpcpp/support/byte_buffer.h>
+
+#include <string>
+
+#include "api/reapi/find_missing_wire.h"
 #include "api/reapi/reapi_options.h"
 #include "build/bazel/remote/execution/v2/remote_execution.grpc.pb.h"
 #include "cas/cas_store.h"
@@ -15,22 +20,17 @@ namespace cycas::api::reapi {
 
 namespace v2 = build::bazel::remote::execution::v2;
 
-// FindMissingBlobs is served as a "streamed unary" method: still unary on the
-// wire and still on the synchronous server's threads, but the handler reads
-// the request itself, so it can parse it onto an arena (a 10k-digest request
-// is otherwise 20k heap allocations, and as many frees).
-using CasServiceBase = v2::ContentAddressableStorage::WithStreamedUnaryMethod_FindMissingBlobs<
-    v2::ContentAddressableStorage::Service>;
-
-class CasService final : public CasServiceBase {
+// FindMissingBlobs is served as a "streamed unary" method over raw bytes: still
+// unary on the wire and on the synchronous server's threads, but the handler
+// reads the request's bytes itself (find_missing_wire.h says why).
+class CasService final : public v2::ContentAddressableStorage::Service {
  public:
-  CasService(CasStore* cas, CheckPool* pool, const ReapiOptions* options)
-      : cas_(cas), pool_(pool), options_(options) {}
+  CasService(CasStore* cas, CheckPool* pool, const ReapiOptions* options);
 
-  grpc::Status StreamedFindMissingBlobs(
+  // Registered in place of the generated FindMissingBlobs, which is never called.
+  grpc::Status RawFindMissingBlobs(
       grpc::ServerContext* context,
-      grpc::ServerUnaryStreamer<v2::FindMissingBlobsRequest, v2::FindMissingBlobsResponse>* stream)
-      override;
+      grpc::ServerUnaryStreamer<grpc::ByteBuffer, grpc::ByteBuffer>* stream);
   grpc::Status BatchUpdateBlobs(grpc::ServerContext* context,
                                 const v2::BatchUpdateBlobsRequest* request,
                                 v2::BatchUpdateBlobsResponse* response) override;
@@ -41,10 +41,10 @@ class CasService final : public CasServiceBase {
                        grpc::ServerWriter<v2::GetTreeResponse>* writer) override;
 
  private:
-  // FindMissingBlobs' work on a parsed request: on OK, `request`'s digest list
-  // has been turned into `response`'s (both on one arena, so no digest is copied).
-  grpc::Status FindMissing(grpc::ServerContext* context, v2::FindMissingBlobsRequest* request,
-                           v2::FindMissingBlobsResponse* response);
+  // FindMissingBlobs' work on a parsed request: on OK, `response` holds the
+  // serialized FindMissingBlobsResponse.
+  grpc::Status FindMissing(grpc::ServerContext* context, const FindMissingWire& request,
+                           std::string* response);
   // Stores one blob of a batch: verified, decompressed when `compressor` is ZSTD.
   Status UpdateOne(const v2::BatchUpdateBlobsRequest::Request& blob, DigestFunction fn, int index);
 
