@@ -41,8 +41,9 @@ TEST(FindMissingWireTest, ResponseParsesAsTheDigestsItWasGiven) {
     d->set_hash(Hash(static_cast<char>('0' + i)));
     d->set_size_bytes(1000 + i);
   }
+  const std::string bytes = req.SerializeAsString();  // the views point into it
   FindMissingWire wire;
-  ASSERT_TRUE(ParseFindMissingRequest(req.SerializeAsString(), &wire).ok());
+  ASSERT_TRUE(ParseFindMissingRequest(bytes, &wire).ok());
   std::string out;
   AppendMissingDigest(wire.digests[3], &out);
   AppendMissingDigest(wire.digests[1], &out);
