@@ -39,6 +39,7 @@ const char kUsage[] = R"(usage: engine_bench [flags]
   --large-objects=N       64 MiB objects written and read (default 16)
   --large-size=BYTES      large object size (default 64MiB)
   --read-ahead=N          fragments read ahead by a sequential reader (default 3; 0: off)
+  --aggregation=BYTES     aggregation buffer per stripe (default: the engine's, 4MiB)
   --small-threads=N       concurrent 4 KiB writers (default 64)
   --small-seconds=S       duration of the small-object phase (default 10)
   --small-store=BYTES     store size for the small-object phase (default 2GiB)
@@ -131,6 +132,8 @@ bool ParseFlags(int argc, char** argv, BenchConfig& c) {
       c.large_size = ParseBytes(v);
     } else if (a == "read-ahead") {
       c.read_ahead = static_cast<uint32_t>(std::stoul(v));
+    } else if (a == "aggregation") {
+      c.aggregation = static_cast<uint32_t>(ParseBytes(v));
     } else if (a == "small-threads") {
       c.small_threads = static_cast<uint32_t>(std::stoul(v));
     } else if (a == "small-seconds") {

@@ -75,6 +75,7 @@ Status RunLargeObjectPhase(const BenchConfig& c, Report& r, Baseline& base, bool
   o.stripes = stripes;
   o.env = &env;
   o.durable = true;
+  o.aggregation_bytes = c.aggregation;
   o.read_ahead_fragments = c.read_ahead;
   o.average_object_size = 1 * kMiB;
   // An object lives wholly in one stripe and keys fall on stripes at random, so
@@ -173,6 +174,7 @@ Status RunSmallObjectPhase(const BenchConfig& c, Report& r, Baseline& base, bool
   o.stripes = StripeCount(c);
   o.env = &env;
   o.durable = true;
+  o.aggregation_bytes = c.aggregation;
   o.size = c.small_store;
   o.average_object_size = c.small_size;
   if (written) RETURN_IF_ERROR(PrewriteFile(o.path, o.size, c.raw_block));
