@@ -9,9 +9,15 @@ namespace cycas::api::reapi {
 
 grpc::Status AdmitCall(const ReapiOptions& options, const grpc::ServerContext& context,
                        auth::Access access, const CallTarget& target, Admitted* admitted) {
-  if (auto a = AuthorizeCall(options.authenticator, context, access, target.instance); !a.ok()) {
-    return a;
-  }
+  auto caller = IdentifyCaller(options.authenticator, context);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  return AdmitIdentifiedCall(options, *caller, access, target, admitted);
+}
+
+grpc::Status AdmitIdentifiedCall(const ReapiOptions& options, const auth::Principal& caller,
+                                 auth::Access access, const CallTarget& target,
+                                 Admitted* admitted) {
+  if (auto a = PermitCall(caller, access, target.instance); !a.ok()) return a;
   if (!target.refusal.ok()) return ToGrpcStatus(target.refusal);
   if (Status st = options.instances.Check(target.instance); !st.ok()) return ToGrpcStatus(st);
   auto fn = ResolveDigestFunction(target.digest_function, target.first_hash);

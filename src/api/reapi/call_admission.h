@@ -62,6 +62,12 @@ struct Admitted {
 grpc::Status AdmitCall(const ReapiOptions& options, const grpc::ServerContext& context,
                        auth::Access access, const CallTarget& target, Admitted* admitted);
 
+// As AdmitCall, for a caller already identified (IdentifyCaller): a handler
+// that reads its request's bytes itself identifies the caller first, so a
+// stranger learns nothing, not even what parses, and costs no parsing.
+grpc::Status AdmitIdentifiedCall(const ReapiOptions& options, const auth::Principal& caller,
+                                 auth::Access access, const CallTarget& target, Admitted* admitted);
+
 // The instance checks alone, for a caller already identified: ByteStream
 // names its instance inside a resource name, which it parses only once it
 // knows who is asking, and which carries the digest itself.

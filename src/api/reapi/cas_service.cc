@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "api/grpc_auth.h"
 #include "api/grpc_status.h"
 #include "api/reapi/call_admission.h"
 #include "api/reapi/digest_functions.h"
@@ -59,6 +60,9 @@ CasService::CasService(CasStore* cas, CheckPool* pool, const ReapiOptions* optio
 grpc::Status CasService::RawFindMissingBlobs(
     grpc::ServerContext* context,
     grpc::ServerUnaryStreamer<grpc::ByteBuffer, grpc::ByteBuffer>* stream) {
+  // Who first, before the request is even read (as ByteStream does).
+  auto caller = IdentifyCaller(options_->authenticator, *context);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   grpc::ByteBuffer in;
   if (!stream->Read(&in)) {
     return grpc::Status(grpc::StatusCode::INTERNAL, "cannot read the FindMissingBlobsRequest");
@@ -76,7 +80,7 @@ grpc::Status CasService::RawFindMissingBlobs(
     return ToGrpcStatus(st);
   }
   std::string response;
-  if (grpc::Status st = FindMissing(context, request, &response); !st.ok()) return st;
+  if (grpc::Status st = FindMissing(*caller, request, &response); !st.ok()) return st;
   grpc::Slice out(response);
   grpc::ByteBuffer out_buffer(&out, 1);
   // The streamer must send exactly one response for an OK status.
@@ -86,15 +90,16 @@ grpc::Status CasService::RawFindMissingBlobs(
   return grpc::Status::OK;
 }
 
-grpc::Status CasService::FindMissing(grpc::ServerContext* context, const FindMissingWire& request,
+grpc::Status CasService::FindMissing(const auth::Principal& caller, const FindMissingWire& request,
                                      std::string* response) {
   const int n = static_cast<int>(request.digests.size());
   Admitted call;
-  if (auto a = AdmitCall(*options_, *context, auth::Access::kRead,
-                         CallTarget(request.instance_name,
-                                    static_cast<v2::DigestFunction::Value>(request.digest_function))
-                             .FirstHash(n > 0 ? request.digests[0].hash : ""),
-                         &call);
+  if (auto a = AdmitIdentifiedCall(
+          *options_, caller, auth::Access::kRead,
+          CallTarget(request.instance_name,
+                     static_cast<v2::DigestFunction::Value>(request.digest_function))
+              .FirstHash(n > 0 ? request.digests[0].hash : ""),
+          &call);
       !a.ok()) {
     return a;
   }

@@ -43,7 +43,7 @@ class CasService final : public v2::ContentAddressableStorage::Service {
  private:
   // FindMissingBlobs' work on a parsed request: on OK, `response` holds the
   // serialized FindMissingBlobsResponse.
-  grpc::Status FindMissing(grpc::ServerContext* context, const FindMissingWire& request,
+  grpc::Status FindMissing(const auth::Principal& caller, const FindMissingWire& request,
                            std::string* response);
   // Stores one blob of a batch: verified, decompressed when `compressor` is ZSTD.
   Status UpdateOne(const v2::BatchUpdateBlobsRequest::Request& blob, DigestFunction fn, int index);
