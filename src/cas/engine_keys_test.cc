@@ -6,6 +6,8 @@
 #include <cstring>
 #include <random>
 
+#include "digest/hex.h"
+
 namespace cycas {
 namespace {
 
@@ -35,6 +37,18 @@ TEST(EngineKeysTest, BlobKeysAreTheDocumentedBlake3DerivedKeys) {
     const Digest d(fn, hash, size);
     ASSERT_EQ(EngineKeyForBlob(d), ReferenceBlobKey(d)) << d.ToString();
   }
+}
+
+// Keys name everything already on disk: these must never change. (The test
+// above compares with a second copy of the derivation, which could be changed
+// in step with it; these were computed once, with BLAKE3's public API.)
+TEST(EngineKeysTest, BlobKeysOfFixedDigestsNeverChange) {
+  EXPECT_EQ(HexEncode(EngineKeyForBlob(Digest::Of(DigestFunction::kSha256, "cycas")).bytes),
+            "f8237db71d566fa4c2fa75c055fc25644851527faf5b08ba21a2c55f1e181c0d");
+  EXPECT_EQ(HexEncode(EngineKeyForBlob(Digest::Of(DigestFunction::kBlake3, "")).bytes),
+            "20755f5218de6b46c35be7cc19a8532d7146c1437def88fa2f43da5a695924f2");
+  EXPECT_EQ(HexEncode(ReferenceBlobKey(Digest::Of(DigestFunction::kBlake3, "")).bytes),
+            "20755f5218de6b46c35be7cc19a8532d7146c1437def88fa2f43da5a695924f2");
 }
 
 TEST(EngineKeysTest, KeysSeparateFunctionSizeAndRecords) {

@@ -1,6 +1,7 @@
 #include "cas/memory_blob_store.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cstring>
 
 namespace cycas {
@@ -51,6 +52,7 @@ Result<bool> MemoryBlobStore::Contains(const Digest& digest) {
 }
 
 Status MemoryBlobStore::ContainsMany(std::span<const Digest> digests, std::span<uint8_t> present) {
+  assert(digests.size() == present.size());
   // Taking the lock per digest cost more than the lookups under contention
   // (FindMissing checks thousands at once, from several pool threads); taking
   // it per batch of this many bounds how long other callers wait.

@@ -324,17 +324,36 @@ TEST_F(ReapiE2ETest, FindMissingAnswersInRequestOrderAcrossCheckRanges) {
   EXPECT_EQ(got, want);
 
   // The same request gzip-compressed by gRPC (the server reads the request's
-  // bytes itself, which must be the decompressed ones) and in a call that
-  // names the instance "" explicitly: the same answer.
+  // bytes itself, which must be the decompressed ones): the same answer.
   auto ctx = Client::Ctx();
   ctx->set_compression_algorithm(GRPC_COMPRESS_GZIP);
-  req.set_instance_name("");
   v2::FindMissingBlobsResponse again;
   st = client_->cas->FindMissingBlobs(ctx.get(), req, &again);
   ASSERT_TRUE(st.ok()) << st.error_message();
   got.clear();
   for (const auto& m : again.missing_blob_digests()) got.push_back(DigestPath(m));
   EXPECT_EQ(got, want);
+}
+
+// A request of no digests is zero bytes on the wire: an empty answer. One of
+// 40,000 digests (2.7 MiB, many HTTP/2 frames) is read whole.
+TEST_F(ReapiE2ETest, FindMissingOfNothingAndOfAMessageInManyFrames) {
+  v2::FindMissingBlobsRequest req;
+  ASSERT_EQ(req.ByteSizeLong(), 0u);
+  v2::FindMissingBlobsResponse resp;
+  grpc::Status st = client_->cas->FindMissingBlobs(Client::Ctx().get(), req, &resp);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(resp.missing_blob_digests_size(), 0);
+
+  ASSERT_TRUE(client_->Upload({"blob 39999"}).ok());
+  for (int i = 0; i < 40000; i++)
+    *req.add_blob_digests() = ProtoDigest("blob " + std::to_string(i));
+  ASSERT_GT(req.ByteSizeLong(), size_t{2} << 20);
+  st = client_->cas->FindMissingBlobs(Client::Ctx().get(), req, &resp);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_EQ(resp.missing_blob_digests_size(), 39999);
+  EXPECT_EQ(DigestPath(resp.missing_blob_digests(0)), DigestPath(ProtoDigest("blob 0")));
+  EXPECT_EQ(DigestPath(resp.missing_blob_digests(39998)), DigestPath(ProtoDigest("blob 39998")));
 }
 
 // Bytes that are not a FindMissingBlobsRequest are INVALID_ARGUMENT: the

@@ -1,5 +1,7 @@
 #include "api/reapi/find_missing_wire.h"
 
+#include <cstdint>
+
 #include "util/config.h"  // IsValidUtf8
 
 namespace cycas::api::reapi {
@@ -64,10 +66,13 @@ class WireReader {
     return true;
   }
 
-  // Protobuf reads a length as a 32-bit varint: at most 5 bytes.
+  // Protobuf reads a length as a 32-bit varint (at most 5 bytes) and refuses
+  // one above INT32_MAX - 16.
   bool LengthDelimited(std::string_view* out) {
     uint64_t n;
-    if (!Varint(&n, 5) || n > static_cast<uint64_t>(end_ - p_)) return false;
+    if (!Varint(&n, 5) || n > uint64_t{INT32_MAX - 16} || n > static_cast<uint64_t>(end_ - p_)) {
+      return false;
+    }
     *out = std::string_view(p_, static_cast<size_t>(n));
     p_ += n;
     return true;
