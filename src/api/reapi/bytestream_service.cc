@@ -1,11 +1,16 @@
 #include "api/reapi/bytestream_service.h"
 
+#include <grpcpp/support/method_handler.h>
+
+#include <memory>
 #include <optional>
+#include <vector>
 
 #include "api/grpc_auth.h"
 #include "api/grpc_status.h"
 #include "api/reapi/call_admission.h"
 #include "api/reapi/resource_name.h"
+#include "api/reapi/write_request_wire.h"
 #include "api/reapi/zstd_codec.h"
 #include "util/log.h"
 
@@ -19,11 +24,49 @@ grpc::Status Cancelled() {
   return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
 }
 
-std::span<const uint8_t> Bytes(const std::string& s) {
+std::span<const uint8_t> Bytes(std::string_view s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }
 
+// The next WriteRequest of a stream, read in place: `slices` hold its wire
+// bytes (shared, so the upload spool can keep them), `fields` views into them.
+struct ReceivedRequest {
+  std::shared_ptr<std::vector<grpc::Slice>> slices;
+  WriteRequestWire fields;
+};
+
+// False at the end of the stream; an error for bytes that are not a WriteRequest.
+Result<bool> ReadRequest(grpc::ServerReader<grpc::ByteBuffer>* reader, ReceivedRequest* request) {
+  grpc::ByteBuffer buffer;
+  if (!reader->Read(&buffer)) return false;
+  // A fresh vector each time: the spool may still hold the previous one.
+  request->slices = std::make_shared<std::vector<grpc::Slice>>();
+  if (!buffer.Dump(request->slices.get()).ok()) {
+    return Status::Internal("cannot read the WriteRequest's bytes");
+  }
+  std::vector<std::string_view> pieces;
+  pieces.reserve(request->slices->size());
+  for (const grpc::Slice& s : *request->slices) {
+    pieces.emplace_back(reinterpret_cast<const char*>(s.begin()), s.size());
+  }
+  RETURN_IF_ERROR(ParseWriteRequest(pieces, &request->fields));
+  return true;
+}
+
 }  // namespace
+
+ByteStreamService::ByteStreamService(CasStore* cas, UploadSpool* spool, const ReapiOptions* options)
+    : cas_(cas), spool_(spool), options_(options) {
+  // Method 1 of the service is Write (its order in the .proto).
+  MarkMethodStreamed(
+      1, new grpc::internal::ClientStreamingHandler<ByteStreamService, grpc::ByteBuffer,
+                                                    grpc::ByteBuffer>(
+             [](ByteStreamService* service, grpc::ServerContext* context,
+                grpc::ServerReader<grpc::ByteBuffer>* reader, grpc::ByteBuffer* response) {
+               return service->RawWrite(context, reader, response);
+             },
+             this));
+}
 
 grpc::Status ByteStreamService::Read(grpc::ServerContext* context, const bs::ReadRequest* request,
                                      grpc::ServerWriter<bs::ReadResponse>* writer) {
@@ -125,17 +168,32 @@ grpc::Status ByteStreamService::Read(grpc::ServerContext* context, const bs::Rea
   return grpc::Status::OK;
 }
 
+grpc::Status ByteStreamService::RawWrite(grpc::ServerContext* context,
+                                         grpc::ServerReader<grpc::ByteBuffer>* reader,
+                                         grpc::ByteBuffer* response) {
+  bs::WriteResponse message;
+  grpc::Status st = Write(context, reader, &message);
+  if (!st.ok()) return st;
+  grpc::Slice bytes(message.SerializeAsString());
+  *response = grpc::ByteBuffer(&bytes, 1);
+  return st;
+}
+
 grpc::Status ByteStreamService::Write(grpc::ServerContext* context,
-                                      grpc::ServerReader<bs::WriteRequest>* reader,
+                                      grpc::ServerReader<grpc::ByteBuffer>* reader,
                                       bs::WriteResponse* response) {
+  // Who first, before the request is even read (a stranger's bytes are not parsed).
   auto caller = IdentifyCaller(options_->authenticator, *context);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
-  bs::WriteRequest req;
-  if (!reader->Read(&req)) {
+  ReceivedRequest received;
+  const WriteRequestWire& req = received.fields;
+  auto got = ReadRequest(reader, &received);
+  if (!got.ok()) return ToGrpcStatus(got.status());
+  if (!*got) {
     if (context->IsCancelled()) return Cancelled();
     return ToGrpcStatus(Status::InvalidArgument("Write stream ended before its first request"));
   }
-  const std::string resource = req.resource_name();
+  const std::string resource = req.resource_name;
   auto res = ParseWriteResourceName(resource);
   if (!res.ok()) return ToGrpcStatus(res.status());
   if (auto a = AdmitInstance(*options_, *caller, auth::Access::kWrite, res->instance); !a.ok()) {
@@ -158,7 +216,7 @@ grpc::Status ByteStreamService::Write(grpc::ServerContext* context,
   if (!present.ok()) return ToGrpcStatus(present.status());
   if (*present) return already_stored();
 
-  const int64_t start = req.write_offset();
+  const int64_t start = req.write_offset;
   if (start < 0 || start > size) {
     return ToGrpcStatus(Status::InvalidArgument("write_offset " + std::to_string(start) +
                                                 " is outside blob " + digest.ToString()));
@@ -193,7 +251,7 @@ grpc::Status ByteStreamService::Write(grpc::ServerContext* context,
   }
 
   // Every byte of the blob goes to the verifying CAS writer and to the spool.
-  // (Uncompressed messages are handed to the spool whole, below, without a copy.)
+  // (Uncompressed bytes are handed to the spool, below, without a copy.)
   auto sink = [&](std::span<const uint8_t> bytes) -> Status {
     RETURN_IF_ERROR(blob.Append(bytes));
     return up.Append(bytes);
@@ -216,37 +274,32 @@ grpc::Status ByteStreamService::Write(grpc::ServerContext* context,
 
   int64_t next_offset = start;
   bool finished = false;
-  bool first = true;
-  auto next_message = [&] {
-    // A message whose bytes went to the spool left an empty string behind:
-    // parse the next one into a recycled buffer (see UploadSpool::TakeBuffer).
-    if (req.data().capacity() < (64 << 10)) {
-      std::string buffer = spool_->TakeBuffer();
-      if (buffer.capacity() > req.data().capacity()) req.mutable_data()->swap(buffer);
+  for (bool first = true;; first = false) {
+    if (!first) {
+      got = ReadRequest(reader, &received);
+      if (!got.ok()) return fail(got.status(), false);
+      if (!*got) break;
     }
-    return reader->Read(&req);
-  };
-  while (first || next_message()) {
-    first = false;
-    if (!req.resource_name().empty() && req.resource_name() != resource) {
+    if (!req.resource_name.empty() && req.resource_name != resource) {
       return fail(Status::InvalidArgument("resource_name changed within one Write stream"), false);
     }
-    if (req.write_offset() != next_offset) {
-      return fail(Status::InvalidArgument("write_offset " + std::to_string(req.write_offset()) +
+    if (req.write_offset != next_offset) {
+      return fail(Status::InvalidArgument("write_offset " + std::to_string(req.write_offset) +
                                           ", expected " + std::to_string(next_offset) +
                                           " (the first offset plus the bytes sent since)"),
                   false);
     }
-    const auto sent = static_cast<int64_t>(req.data().size());
-    if (compressed) {
-      st = decoder->Feed(Bytes(req.data()), sink);
-    } else {
-      st = blob.Append(Bytes(req.data()));
-      if (st.ok()) st = up.Append(std::move(*req.mutable_data()));
+    for (std::string_view part : req.data) {
+      if (compressed) {
+        st = decoder->Feed(Bytes(part), sink);
+      } else {
+        st = blob.Append(Bytes(part));
+        if (st.ok()) st = up.Append(part, received.slices);
+      }
+      if (!st.ok()) return fail(st, st.code() == StatusCode::kInvalidArgument);
     }
-    if (!st.ok()) return fail(st, st.code() == StatusCode::kInvalidArgument);
-    next_offset += sent;
-    if (req.finish_write()) {
+    next_offset += static_cast<int64_t>(req.data_size);
+    if (req.finish_write) {
       finished = true;
       break;
     }

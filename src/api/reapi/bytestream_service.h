@@ -25,19 +25,23 @@ namespace cycas::api::reapi {
 
 class ByteStreamService final : public google::bytestream::ByteStream::Service {
  public:
-  ByteStreamService(CasStore* cas, UploadSpool* spool, const ReapiOptions* options)
-      : cas_(cas), spool_(spool), options_(options) {}
+  ByteStreamService(CasStore* cas, UploadSpool* spool, const ReapiOptions* options);
 
   grpc::Status Read(grpc::ServerContext* context, const google::bytestream::ReadRequest* request,
                     grpc::ServerWriter<google::bytestream::ReadResponse>* writer) override;
-  grpc::Status Write(grpc::ServerContext* context,
-                     grpc::ServerReader<google::bytestream::WriteRequest>* reader,
-                     google::bytestream::WriteResponse* response) override;
   grpc::Status QueryWriteStatus(grpc::ServerContext* context,
                                 const google::bytestream::QueryWriteStatusRequest* request,
                                 google::bytestream::QueryWriteStatusResponse* response) override;
 
  private:
+  // Write, which reads its requests' wire bytes itself (write_request_wire.h):
+  // the data goes from gRPC's receive slices to the CAS writer, and the spool
+  // keeps references to the slices rather than copies.
+  grpc::Status RawWrite(grpc::ServerContext* context, grpc::ServerReader<grpc::ByteBuffer>* reader,
+                        grpc::ByteBuffer* response);
+  grpc::Status Write(grpc::ServerContext* context, grpc::ServerReader<grpc::ByteBuffer>* reader,
+                     google::bytestream::WriteResponse* response);
+
   CasStore* cas_;
   UploadSpool* spool_;
   const ReapiOptions* options_;

@@ -2,20 +2,12 @@
 
 #include <cstdint>
 
+#include "api/reapi/wire_reader.h"
 #include "util/config.h"  // IsValidUtf8
 
 namespace cycas::api::reapi {
 
 namespace {
-
-enum WireType : uint32_t {
-  kVarint = 0,
-  kFixed64 = 1,
-  kLengthDelimited = 2,
-  kStartGroup = 3,
-  kEndGroup = 4,
-  kFixed32 = 5,
-};
 
 // Field numbers of remote_execution.proto.
 constexpr uint32_t kRequestInstanceName = 1;
@@ -24,88 +16,6 @@ constexpr uint32_t kRequestDigestFunction = 3;
 constexpr uint32_t kDigestHash = 1;
 constexpr uint32_t kDigestSizeBytes = 2;
 constexpr uint32_t kResponseMissingBlobDigests = 2;
-
-// A cursor over protobuf wire bytes. Every read fails, rather than reading past
-// the end, on bytes that end too early.
-class WireReader {
- public:
-  explicit WireReader(std::string_view bytes)
-      : p_(bytes.data()), end_(bytes.data() + bytes.size()) {}
-
-  bool done() const { return p_ == end_; }
-
-  // Base-128, at most `max_bytes` bytes (10 for a 64-bit value); bits beyond
-  // 64 are dropped, as protobuf does.
-  bool Varint(uint64_t* value, int max_bytes = 10) {
-    uint64_t v = 0;
-    for (int shift = 0; shift < 7 * max_bytes; shift += 7) {
-      if (p_ == end_) return false;
-      const auto byte = static_cast<uint8_t>(*p_++);
-      v |= static_cast<uint64_t>(byte & 0x7f) << shift;
-      if ((byte & 0x80) == 0) {
-        *value = v;
-        return true;
-      }
-    }
-    return false;
-  }
-
-  // A tag is a varint of at most 5 bytes whose low 32 bits count (protobuf
-  // drops the rest); field number 0 does not exist.
-  bool Tag(uint32_t* field, uint32_t* wire_type) {
-    uint32_t tag = 0;
-    for (int i = 0;; i++) {
-      if (i == 5 || p_ == end_) return false;
-      const auto byte = static_cast<uint8_t>(*p_++);
-      tag |= static_cast<uint32_t>(byte & 0x7f) << (7 * i);
-      if ((byte & 0x80) == 0) break;
-    }
-    if ((tag >> 3) == 0) return false;
-    *field = tag >> 3;
-    *wire_type = tag & 7;
-    return true;
-  }
-
-  // Protobuf reads a length as a 32-bit varint (at most 5 bytes) and refuses
-  // one above INT32_MAX - 16.
-  bool LengthDelimited(std::string_view* out) {
-    uint64_t n;
-    if (!Varint(&n, 5) || n > uint64_t{INT32_MAX - 16} || n > static_cast<uint64_t>(end_ - p_)) {
-      return false;
-    }
-    *out = std::string_view(p_, static_cast<size_t>(n));
-    p_ += n;
-    return true;
-  }
-
-  // Skips the value of a field this reader does not need.
-  bool Skip(uint32_t wire_type) {
-    uint64_t ignored;
-    std::string_view ignored_bytes;
-    switch (wire_type) {
-      case kVarint:
-        return Varint(&ignored);
-      case kFixed64:
-        return Advance(8);
-      case kLengthDelimited:
-        return LengthDelimited(&ignored_bytes);
-      case kFixed32:
-        return Advance(4);
-      default:  // groups (3, 4) and the undefined wire types 6 and 7
-        return false;
-    }
-  }
-
- private:
-  bool Advance(size_t n) {
-    if (static_cast<size_t>(end_ - p_) < n) return false;
-    p_ += n;
-    return true;
-  }
-
-  const char* p_;
-  const char* end_;
-};
 
 std::string DigestField(size_t index) {
   return "blob_digests[" + std::to_string(index) + "]";

@@ -47,14 +47,14 @@ Status SyncDir(const std::string& dir) {
 }
 
 // Writes `pieces` back to back at `offset`, as few calls as IOV_MAX allows.
-Status WritePieces(int fd, uint64_t offset, const std::vector<std::string>& pieces,
+Status WritePieces(int fd, uint64_t offset, const std::vector<HeldBytes>& pieces,
                    const std::string& path) {
   std::vector<iovec> iov;
   iov.reserve(std::min<size_t>(pieces.size(), IOV_MAX));
   size_t next = 0;  // first piece not yet in `iov`
   while (next < pieces.size() || !iov.empty()) {
     while (next < pieces.size() && iov.size() < IOV_MAX) {
-      iov.push_back({const_cast<char*>(pieces[next].data()), pieces[next].size()});
+      iov.push_back({const_cast<char*>(pieces[next].bytes.data()), pieces[next].bytes.size()});
       next++;
     }
     ssize_t w = ::pwritev(fd, iov.data(), static_cast<int>(iov.size()), static_cast<off_t>(offset));
@@ -117,7 +117,7 @@ Status UploadSpool::Upload::WaitFlush() {
 }
 
 void UploadSpool::Upload::DropHeld() {
-  spool_->RecycleBuffers(held_);
+  held_.clear();
   held_bytes_ = 0;
   if (reserved_ > 0) spool_->ReleaseMemory(reserved_);
   reserved_ = 0;
@@ -206,11 +206,14 @@ Status UploadSpool::Upload::Flush(bool wait) {
 }
 
 Status UploadSpool::Upload::Append(std::span<const uint8_t> data) {
-  return Append(std::string(reinterpret_cast<const char*>(data.data()), data.size()));
+  auto copy =
+      std::make_shared<const std::string>(reinterpret_cast<const char*>(data.data()), data.size());
+  std::string_view bytes = *copy;
+  return Append(bytes, std::move(copy));
 }
 
-Status UploadSpool::Upload::Append(std::string&& data) {
-  const uint64_t n = data.size();
+Status UploadSpool::Upload::Append(std::string_view bytes, std::shared_ptr<const void> owner) {
+  const uint64_t n = bytes.size();
   pending_ += n;
   live_->store(size(), std::memory_order_relaxed);
   if (!keeping_ || n == 0) return Status::Ok();
@@ -226,7 +229,7 @@ Status UploadSpool::Upload::Append(std::string&& data) {
   // memory would gain little and make the budget's users flap.
   if (!spilled_ && !spool_->ReserveMemory(n)) spilled_ = true;
   if (!spilled_) reserved_ += n;
-  held_.push_back(std::move(data));
+  held_.push_back({std::move(owner), bytes});
   held_bytes_ += n;
   if (spilled_ && held_bytes_ >= spool_->options_.buffer_bytes) {
     Status st = Flush(/*wait=*/false);
@@ -335,37 +338,6 @@ void UploadSpool::ReleaseMemory(uint64_t n) {
   memory_used_.fetch_sub(n, std::memory_order_relaxed);
 }
 
-std::string UploadSpool::TakeBuffer() {
-  std::lock_guard lk(pool_mu_);
-  if (pool_.empty()) return {};
-  std::string b = std::move(pool_.back());
-  pool_.pop_back();
-  pool_bytes_ -= b.capacity();
-  return b;
-}
-
-uint64_t UploadSpool::pooled_bytes() {
-  std::lock_guard lk(pool_mu_);
-  return pool_bytes_;
-}
-
-void UploadSpool::RecycleBuffers(std::vector<std::string>& buffers) {
-  // Only buffers worth a message: small strings cost malloc little.
-  constexpr size_t kMinRecycled = 64 << 10;
-  {
-    std::lock_guard lk(pool_mu_);
-    for (auto& b : buffers) {
-      if (b.capacity() < kMinRecycled || pool_bytes_ + b.capacity() > options_.memory_bytes) {
-        continue;
-      }
-      b.clear();
-      pool_bytes_ += b.capacity();
-      pool_.push_back(std::move(b));
-    }
-  }
-  buffers.clear();  // frees what the pool did not take, outside the lock
-}
-
 void UploadSpool::WriterLoop() {
   while (true) {
     WriteJob job;
@@ -377,7 +349,7 @@ void UploadSpool::WriterLoop() {
       jobs_.pop_front();
     }
     Status st = WritePieces(job.fd, job.offset, job.pieces, job.path);
-    RecycleBuffers(job.pieces);
+    job.pieces.clear();  // frees the bytes before the budget says they are gone
     if (job.reserved > 0) ReleaseMemory(job.reserved);
     {
       std::lock_guard lk(job.state->mu);

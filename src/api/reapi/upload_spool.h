@@ -11,9 +11,9 @@
 //
 // The copy costs almost nothing for the common case. While all live uploads
 // together hold at most `memory_bytes`, an upload's copy is the received
-// messages themselves (moved out of the requests, not copied), dropped when
-// the blob is committed: uploads that finish in one go never touch the
-// spool's disk. (Writing every upload through its file as it arrived cost each
+// bytes themselves (a reference to gRPC's receive slices, not a copy),
+// dropped when the blob is committed: uploads that finish in one go never
+// touch the spool's disk. (Writing every upload through its file as it arrived cost each
 // byte a second pass through the page cache — a copy, ext4 allocation,
 // write-back competing with the store's own writes, truncation at unlink — and
 // halved ByteStream write throughput.) An upload that would go beyond the
@@ -52,6 +52,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -60,6 +61,13 @@
 #include "util/status.h"
 
 namespace cycas::api::reapi {
+
+// Bytes the spool keeps a reference to: a view, and whatever keeps the bytes
+// alive (a copy the spool made, or the received message's gRPC slices).
+struct HeldBytes {
+  std::shared_ptr<const void> owner;
+  std::string_view bytes;
+};
 
 // One upload's handover to the spool's writer thread.
 struct FlushState {
@@ -107,10 +115,11 @@ class UploadSpool {
     Status TruncateTo(uint64_t size);
     // Streams the kept prefix into `writer` (a new CAS writer for the blob).
     Status ReplayTo(BlobWriter& writer);
-    // Keeps a copy of the next bytes of the blob. The string overload takes
-    // the bytes over, so a received message is kept without copying it.
+    // Keeps a copy of the next bytes of the blob.
     Status Append(std::span<const uint8_t> data);
-    Status Append(std::string&& data);
+    // Keeps the next bytes of the blob without copying them: `bytes` stay
+    // valid, and unchanged, while `owner` lives.
+    Status Append(std::string_view bytes, std::shared_ptr<const void> owner);
     // The stream ended before finish_write: makes everything received durable
     // and queryable. With retention 0 this forgets the upload instead.
     Status Persist();
@@ -140,7 +149,7 @@ class UploadSpool {
     std::shared_ptr<std::atomic<uint64_t>> live_;  // shared with the spool's entry, for Query
     std::shared_ptr<FlushState> flush_;
     // Bytes received but not yet handed to the writer thread, in order.
-    std::vector<std::string> held_;
+    std::vector<HeldBytes> held_;
     uint64_t held_bytes_ = 0;
     uint64_t reserved_ = 0;  // of held_bytes_, counted in the spool's memory budget
     bool spilled_ = false;   // the budget was full once: the copy goes to the file
@@ -177,16 +186,6 @@ class UploadSpool {
   // Bytes live uploads hold in memory (within Options::memory_bytes).
   uint64_t memory_used() const { return memory_used_.load(std::memory_order_relaxed); }
 
-  // A buffer for the next received message, with the capacity of one that an
-  // earlier upload held and gave back (empty when there is none). A Write
-  // stream parses each message into such a buffer and hands it to its upload
-  // without a copy; recycling the buffers keeps their pages mapped, where
-  // fresh ones cost a page fault per 4 KiB (measured: 2.4x the page faults of
-  // a Transport upload, 10-15% of ByteStream write throughput).
-  std::string TakeBuffer();
-  // Bytes of buffers waiting in the pool, for tests.
-  uint64_t pooled_bytes();
-
  private:
   struct Entry {
     Digest digest;
@@ -214,8 +213,8 @@ class UploadSpool {
   struct WriteJob {
     int fd;
     uint64_t offset;
-    std::vector<std::string> pieces;  // written back to back from `offset`
-    uint64_t reserved;                // memory budget returned once written
+    std::vector<HeldBytes> pieces;  // written back to back from `offset`
+    uint64_t reserved;              // memory budget returned once written
     std::shared_ptr<FlushState> state;
     std::string path;
   };
@@ -223,8 +222,6 @@ class UploadSpool {
   void WriterLoop();
   bool ReserveMemory(uint64_t n);
   void ReleaseMemory(uint64_t n);
-  // Keeps the buffers for TakeBuffer, up to Options::memory_bytes of them; frees the rest.
-  void RecycleBuffers(std::vector<std::string>& buffers);
 
   Options options_;
   std::mutex mu_;
@@ -238,9 +235,6 @@ class UploadSpool {
   bool writer_stop_ = false;
   std::thread writer_;
   std::atomic<uint64_t> memory_used_{0};
-  std::mutex pool_mu_;
-  std::vector<std::string> pool_;  // cleared, with their capacity
-  uint64_t pool_bytes_ = 0;        // their capacities' sum
 };
 
 }  // namespace cycas::api::reapi
