@@ -25,6 +25,7 @@
 #include <string>
 #include <string_view>
 
+#include "fuzz_check.h"
 #include "server/options.h"
 #include "util/config.h"
 
@@ -32,14 +33,8 @@ namespace cycas::fuzz {
 namespace {
 
 [[noreturn]] void Fail(const std::string& what) {
-  std::fprintf(stderr, "fuzz_config: %s\n", what.c_str());
-  std::fflush(stderr);
-  std::abort();
+  FailIn("fuzz_config", what);
 }
-#define FUZZ_CHECK(cond, msg)                                            \
-  do {                                                                   \
-    if (!(cond)) Fail(std::string("check failed: " #cond ": ") + (msg)); \
-  } while (0)
 
 using u128 = unsigned __int128;
 
@@ -79,12 +74,18 @@ std::optional<uint64_t> RefBytes(std::string_view s) {
   if (!n || n->value > UINT64_MAX) return std::nullopt;
   u128 mult;
   std::string_view u = n->rest;
-  if (u.empty() || u == "B") mult = 1;
-  else if (u == "K" || u == "KiB") mult = u128{1} << 10;
-  else if (u == "M" || u == "MiB") mult = u128{1} << 20;
-  else if (u == "G" || u == "GiB") mult = u128{1} << 30;
-  else if (u == "T" || u == "TiB") mult = u128{1} << 40;
-  else return std::nullopt;
+  if (u.empty() || u == "B")
+    mult = 1;
+  else if (u == "K" || u == "KiB")
+    mult = u128{1} << 10;
+  else if (u == "M" || u == "MiB")
+    mult = u128{1} << 20;
+  else if (u == "G" || u == "GiB")
+    mult = u128{1} << 30;
+  else if (u == "T" || u == "TiB")
+    mult = u128{1} << 40;
+  else
+    return std::nullopt;
   u128 v = n->value * mult;
   if (v > UINT64_MAX) return std::nullopt;
   return static_cast<uint64_t>(v);
@@ -97,11 +98,16 @@ std::optional<u128> RefDurationMs(std::string_view s) {
   if (!n || n->value > UINT64_MAX) return std::nullopt;
   u128 mult;
   std::string_view u = n->rest;
-  if (u == "ms") mult = 1;
-  else if (u == "s" || (u.empty() && n->value == 0)) mult = 1000;
-  else if (u == "m") mult = 60'000;
-  else if (u == "h") mult = 3'600'000;
-  else return std::nullopt;
+  if (u == "ms")
+    mult = 1;
+  else if (u == "s" || (u.empty() && n->value == 0))
+    mult = 1000;
+  else if (u == "m")
+    mult = 60'000;
+  else if (u == "h")
+    mult = 3'600'000;
+  else
+    return std::nullopt;
   return n->value * mult;
 }
 
@@ -111,7 +117,8 @@ std::optional<int64_t> RefInt(std::string_view s) {
   if (!n || !n->rest.empty()) return std::nullopt;
   if (!neg && n->value > static_cast<u128>(INT64_MAX)) return std::nullopt;
   if (neg && n->value > static_cast<u128>(INT64_MAX) + 1) return std::nullopt;
-  return neg ? static_cast<int64_t>(-static_cast<__int128>(n->value)) : static_cast<int64_t>(n->value);
+  return neg ? static_cast<int64_t>(-static_cast<__int128>(n->value))
+             : static_cast<int64_t>(n->value);
 }
 
 void CheckRejected(const Status& st, std::string_view what, std::string_view text) {
@@ -127,9 +134,9 @@ void FuzzScalars(std::string_view text) {
     auto want = RefBytes(text);
     if (want) {
       FUZZ_CHECK(got.ok() && *got == *want,
-                 "ParseBytes(" + arg + ") = " +
-                     (got.ok() ? std::to_string(*got) : got.status().ToString()) + ", want " +
-                     std::to_string(*want));
+                 "ParseBytes(" + arg +
+                     ") = " + (got.ok() ? std::to_string(*got) : got.status().ToString()) +
+                     ", want " + std::to_string(*want));
     } else {
       FUZZ_CHECK(!got.ok(), "ParseBytes(" + arg + ") accepted, = " + std::to_string(*got));
       CheckRejected(got.status(), "ParseBytes", text);
@@ -147,9 +154,10 @@ void FuzzScalars(std::string_view text) {
                      (got.ok() ? std::to_string(got->count()) + "ms" : got.status().ToString()) +
                      ", want " + std::to_string(want) + "ms");
     } else {
-      FUZZ_CHECK(!got.ok(), "ParseDuration(" + arg + ") accepted, = " +
-                                std::to_string(got->count()) + "ms (want an error" +
-                                (overflow ? ": the value does not fit in int64 milliseconds)" : ")"));
+      FUZZ_CHECK(!got.ok(),
+                 "ParseDuration(" + arg + ") accepted, = " + std::to_string(got->count()) +
+                     "ms (want an error" +
+                     (overflow ? ": the value does not fit in int64 milliseconds)" : ")"));
       CheckRejected(got.status(), "ParseDuration", text);
     }
   }
@@ -175,11 +183,21 @@ void CheckGetters(const Config& config, std::string_view after) {
   for (const auto& spec : config.specs()) {
     try {
       switch (spec.type) {
-        case OptionType::kString: (void)config.GetString(spec.key); break;
-        case OptionType::kInt: (void)config.GetInt(spec.key); break;
-        case OptionType::kBytes: (void)config.GetBytes(spec.key); break;
-        case OptionType::kDuration: (void)config.GetDuration(spec.key); break;
-        case OptionType::kBool: (void)config.GetBool(spec.key); break;
+        case OptionType::kString:
+          (void)config.GetString(spec.key);
+          break;
+        case OptionType::kInt:
+          (void)config.GetInt(spec.key);
+          break;
+        case OptionType::kBytes:
+          (void)config.GetBytes(spec.key);
+          break;
+        case OptionType::kDuration:
+          (void)config.GetDuration(spec.key);
+          break;
+        case OptionType::kBool:
+          (void)config.GetBool(spec.key);
+          break;
       }
     } catch (const std::exception& e) {
       Fail("after " + std::string(after) + ", option " + spec.key + " cannot be read: " + e.what());

@@ -16,12 +16,12 @@
 #include "auth/authenticator.h"
 #include "auth/credentials_file.h"
 #include "auth/password_hash.h"
+#include "fuzz_check.h"
 
 namespace {
 
-[[noreturn]] void Fail(const char* what) {
-  std::fprintf(stderr, "fuzz_credentials_file: %s\n", what);
-  std::abort();
+[[noreturn]] void Fail(const std::string& what) {
+  cycas::fuzz::FailIn("fuzz_credentials_file", what);
 }
 
 void CheckInvariants(const cycas::auth::Credentials& c) {

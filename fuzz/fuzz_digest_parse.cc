@@ -25,19 +25,14 @@
 
 #include "digest/digest.h"
 #include "digest/hex.h"
+#include "fuzz_check.h"
 
 namespace cycas::fuzz {
 namespace {
 
 [[noreturn]] void Fail(const std::string& what) {
-  std::fprintf(stderr, "fuzz_digest_parse: %s\n", what.c_str());
-  std::fflush(stderr);
-  std::abort();
+  FailIn("fuzz_digest_parse", what);
 }
-#define FUZZ_CHECK(cond, msg)                                            \
-  do {                                                                   \
-    if (!(cond)) Fail(std::string("check failed: " #cond ": ") + (msg)); \
-  } while (0)
 
 // Long enough for every message about one digest; far shorter than the inputs.
 constexpr size_t kMaxMessage = 1024;
@@ -45,9 +40,9 @@ constexpr size_t kMaxMessage = 1024;
 void CheckRejection(const Status& st, std::string_view what) {
   FUZZ_CHECK(st.code() == StatusCode::kInvalidArgument, std::string(what) + ": " + st.ToString());
   FUZZ_CHECK(!st.message().empty(), std::string(what) + ": empty error message");
-  FUZZ_CHECK(st.message().size() <= kMaxMessage,
-             std::string(what) + ": error message of " + std::to_string(st.message().size()) +
-                 " bytes echoes the input unbounded");
+  FUZZ_CHECK(st.message().size() <= kMaxMessage, std::string(what) + ": error message of " +
+                                                     std::to_string(st.message().size()) +
+                                                     " bytes echoes the input unbounded");
 }
 
 bool IsLowerHex(std::string_view s) {
@@ -119,7 +114,8 @@ void CheckCanonical(const Digest& d, std::string_view what) {
   }
   auto from_bytes = Digest::FromBytes(d.function(), d.hash(), d.size_bytes());
   FUZZ_CHECK(from_bytes.ok() && *from_bytes == d, std::string(what) + ": FromBytes(hash())");
-  FUZZ_CHECK(d.IsEmptyBlob() == (d == EmptyDigest(d.function())), std::string(what) + ": IsEmptyBlob");
+  FUZZ_CHECK(d.IsEmptyBlob() == (d == EmptyDigest(d.function())),
+             std::string(what) + ": IsEmptyBlob");
 }
 
 void FuzzParse(std::string_view text, std::optional<DigestFunction> def) {
@@ -192,7 +188,8 @@ void FuzzWire(const uint8_t* data, size_t size) {
     CheckRejection(from_hex.status(), "FromHex");
   } else {
     FUZZ_CHECK(from_hex.ok(), "FromHex rejected valid arguments: " + from_hex.status().ToString());
-    FUZZ_CHECK(from_hex->hex() == rest && from_hex->size_bytes() == static_cast<uint64_t>(size_bytes) &&
+    FUZZ_CHECK(from_hex->hex() == rest &&
+                   from_hex->size_bytes() == static_cast<uint64_t>(size_bytes) &&
                    from_hex->function() == fn,
                "FromHex built another digest");
     CheckCanonical(*from_hex, "FromHex");

@@ -37,6 +37,7 @@
 #include "engine/dir_entry.h"
 #include "engine/directory.h"
 #include "engine/doc.h"
+#include "fuzz_check.h"
 
 namespace cycas::fuzz {
 namespace {
@@ -51,14 +52,8 @@ using engine::PackedDirEntry;
 using engine::RingClock;
 
 [[noreturn]] void Fail(const std::string& what) {
-  std::fprintf(stderr, "fuzz_doc_verify: %s\n", what.c_str());
-  std::fflush(stderr);
-  std::abort();
+  FailIn("fuzz_doc_verify", what);
 }
-#define FUZZ_CHECK(cond, msg)                                            \
-  do {                                                                   \
-    if (!(cond)) Fail(std::string("check failed: " #cond ": ") + (msg)); \
-  } while (0)
 
 // Reads the input front to back; past the end it yields zeros.
 class Reader {

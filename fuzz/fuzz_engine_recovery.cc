@@ -58,6 +58,7 @@
 #include "engine/doc.h"
 #include "engine/engine.h"
 #include "engine/layout.h"
+#include "fuzz_check.h"
 #include "mem_env.h"
 #include "util/log.h"
 
@@ -74,14 +75,8 @@ constexpr uint32_t kFragmentSize = 16 << 10;
 constexpr uint32_t kAggregationBytes = 64 << 10;
 
 [[noreturn]] void Fail(const std::string& what) {
-  std::fprintf(stderr, "fuzz_engine_recovery: %s\n", what.c_str());
-  std::fflush(stderr);
-  std::abort();
+  FailIn("fuzz_engine_recovery", what);
 }
-#define FUZZ_CHECK(cond, msg)                                            \
-  do {                                                                   \
-    if (!(cond)) Fail(std::string("check failed: " #cond ": ") + (msg)); \
-  } while (0)
 
 uint64_t SplitMix(uint64_t& s) {
   uint64_t z = (s += 0x9e3779b97f4a7c15ull);

@@ -19,6 +19,7 @@
 
 #include "api/reapi/find_missing_wire.h"
 #include "build/bazel/remote/execution/v2/remote_execution.pb.h"
+#include "fuzz_check.h"
 
 namespace cycas::fuzz {
 namespace {
@@ -28,14 +29,8 @@ using google::protobuf::UnknownField;
 using google::protobuf::UnknownFieldSet;
 
 [[noreturn]] void Fail(const std::string& what) {
-  std::fprintf(stderr, "fuzz_find_missing_wire: %s\n", what.c_str());
-  std::fflush(stderr);
-  std::abort();
+  FailIn("fuzz_find_missing_wire", what);
 }
-#define FUZZ_CHECK(cond, msg)                                            \
-  do {                                                                   \
-    if (!(cond)) Fail(std::string("check failed: " #cond ": ") + (msg)); \
-  } while (0)
 
 bool HasGroup(const UnknownFieldSet& fields) {
   for (int i = 0; i < fields.field_count(); i++) {

@@ -26,6 +26,7 @@
 
 #include "api/reapi/instance_names.h"
 #include "api/reapi/resource_name.h"
+#include "fuzz_check.h"
 
 namespace cycas::fuzz {
 namespace {
@@ -33,14 +34,8 @@ namespace {
 using api::reapi::Compressor;
 
 [[noreturn]] void Fail(const std::string& what) {
-  std::fprintf(stderr, "fuzz_resource_name: %s\n", what.c_str());
-  std::fflush(stderr);
-  std::abort();
+  FailIn("fuzz_resource_name", what);
 }
-#define FUZZ_CHECK(cond, msg)                                            \
-  do {                                                                   \
-    if (!(cond)) Fail(std::string("check failed: " #cond ": ") + (msg)); \
-  } while (0)
 
 // The name is quoted at most 128 characters (4 bytes each when escaped) plus
 // fixed text and a few quoted excerpts: 2 KiB is generous, and far shorter

@@ -254,12 +254,6 @@ std::unique_ptr<grpc::ClientContext> NewContext() {
   return ctx;
 }
 
-void FailIn(std::string_view target, const std::string& what) {
-  std::fprintf(stderr, "%.*s: %s\n", static_cast<int>(target.size()), target.data(), what.c_str());
-  std::fflush(stderr);
-  std::abort();
-}
-
 void CheckStatus(std::string_view rpc, const grpc::Status& status,
                  std::set<grpc::StatusCode> extra) {
   using C = grpc::StatusCode;

@@ -34,6 +34,7 @@
 #include <string_view>
 
 #include "digest/digest.h"
+#include "fuzz_check.h"
 
 namespace cycas::fuzz {
 
@@ -78,8 +79,6 @@ inline constexpr std::chrono::seconds kCallDeadline{15};
 // client as a different error, hiding the real one).
 void CheckStatus(std::string_view rpc, const grpc::Status& status,
                  std::set<grpc::StatusCode> extra = {});
-
-[[noreturn]] void FailIn(std::string_view target, const std::string& what);
 
 // Reads the input as length-prefixed pieces: u16 little-endian length, then
 // that many bytes (cut at the end of the input). Used for streams of messages.
