@@ -24,7 +24,7 @@ build="${BUILD_DIR:-$root/build-fuzz}"
 seconds="${1:-60}"
 if [[ $# -gt 0 ]]; then shift; fi
 all_targets=(fuzz_digest_parse fuzz_config fuzz_engine_recovery fuzz_doc_verify fuzz_credentials_file
-  fuzz_resource_name fuzz_find_missing_wire fuzz_reapi_services fuzz_zako_services fuzz_http_request)
+  fuzz_resource_name fuzz_find_missing_wire fuzz_write_request_wire fuzz_reapi_services fuzz_zako_services fuzz_http_request)
 targets=("$@")
 if [[ ${#targets[@]} -eq 0 ]]; then targets=("${all_targets[@]}"); fi
 if ! [[ "$seconds" =~ ^[0-9]+$ ]]; then
@@ -41,7 +41,7 @@ flags_for() {
     fuzz_doc_verify) echo "-max_len=8192" ;;
     fuzz_credentials_file) echo "-max_len=8192" ;;
     fuzz_resource_name) echo "-max_len=4200 -dict=$root/fuzz/dicts/fuzz_resource_name.dict" ;;
-    fuzz_find_missing_wire) echo "-max_len=4096" ;;
+    fuzz_find_missing_wire | fuzz_write_request_wire) echo "-max_len=4096" ;;
     fuzz_reapi_services | fuzz_zako_services) echo "-max_len=8192" ;;
     *) echo "" ;;
   esac
