@@ -7,7 +7,6 @@
 // zako's transport token); a principal scoped to one instance prefix must not
 // reach another; anonymous access gets exactly its configured scope.
 #include <crypt.h>
-#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -27,6 +26,7 @@
 #include "digest/hex.h"
 #include "google/bytestream/bytestream.grpc.pb.h"
 #include "http_client.h"
+#include "raw_grpc.h"
 #include "zako_test_util.h"
 
 namespace cycas {
@@ -266,32 +266,17 @@ TEST_F(AuthE2eTest, ReapiMissingWrongAndExpiredCredentialsAreUnauthenticated) {
   EXPECT_EQ(ByteStreamRead("", "", "x").error_code(), grpc::StatusCode::UNAUTHENTICATED);
 }
 
-// FindMissingBlobs reads its request's bytes itself: who is asking is
+// FindMissingBlobs and ByteStream Write read their requests' bytes themselves: who is asking is
 // settled first, so a stranger's garbage is refused for the credentials, not
 // parsed, while a known caller's garbage gets the parse error.
-TEST_F(AuthE2eTest, FindMissingIdentifiesTheCallerBeforeReadingTheRequest) {
+TEST_F(AuthE2eTest, RawReadMethodsIdentifyTheCallerBeforeReadingTheRequest) {
   auto channel = grpc::CreateChannel(server_->address("grpc"), grpc::InsecureChannelCredentials());
-  grpc::GenericStub stub(channel);
   auto call = [&](const std::string& auth) {
-    const char garbage[] = "\x0f";  // field 1 with wire type 7, which does not exist
-    grpc::Slice slice(garbage, sizeof(garbage) - 1);
-    grpc::ByteBuffer request(&slice, 1);
-    grpc::CompletionQueue cq;
     auto ctx = Ctx(auth);
-    auto rpc = stub.PrepareUnaryCall(
-        ctx.get(), "/build.bazel.remote.execution.v2.ContentAddressableStorage/FindMissingBlobs",
-        request, &cq);
-    rpc->StartCall();
-    grpc::ByteBuffer response;
-    grpc::Status st;
-    rpc->Finish(&response, &st, reinterpret_cast<void*>(1));
-    void* tag = nullptr;
-    bool ok = false;
-    EXPECT_TRUE(cq.Next(&tag, &ok));
-    cq.Shutdown();
-    while (cq.Next(&tag, &ok)) {
-    }
-    return st;
+    // Field 1 with wire type 7, which does not exist.
+    return testing::RawUnaryCall(
+        channel, ctx.get(),
+        "/build.bazel.remote.execution.v2.ContentAddressableStorage/FindMissingBlobs", "\x0f");
   };
   grpc::Status st = call(Bearer("not-a-token-0123456789"));
   EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAUTHENTICATED) << st.error_message();
@@ -302,6 +287,19 @@ TEST_F(AuthE2eTest, FindMissingIdentifiesTheCallerBeforeReadingTheRequest) {
   // Without credentials a caller is this server's anonymous reader, someone it
   // knows: the request is read (and here refused as malformed).
   st = call("");
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
+
+  // ByteStream Write reads its requests' bytes itself too.
+  auto write = [&](const std::string& auth) {
+    auto ctx = Ctx(auth);
+    return testing::RawClientStreamingCall(channel, ctx.get(),
+                                           "/google.bytestream.ByteStream/Write", {"\x0f"});
+  };
+  st = write(Bearer("not-a-token-0123456789"));
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAUTHENTICATED) << st.error_message();
+  st = write(Bearer(kExpiredToken));
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAUTHENTICATED) << st.error_message();
+  st = write(Bearer(kCiToken));
   EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
 }
 

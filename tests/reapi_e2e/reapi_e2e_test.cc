@@ -3,7 +3,6 @@
 // ContentAddressableStorage, ActionCache and ByteStream, their error paths,
 // zstd-compressed transfers, GetTree paging, and resumable ByteStream uploads
 // (within one server run and across a restart).
-#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <zstd.h>
@@ -16,6 +15,7 @@
 #include "digest/digest.h"
 #include "google/bytestream/bytestream.grpc.pb.h"
 #include "http_client.h"
+#include "raw_grpc.h"
 
 namespace cycas {
 namespace {
@@ -166,8 +166,10 @@ class Client {
 
   // Writes `data` in `chunk`-byte messages starting at `offset`; finishes when `finish`.
   grpc::Status Write(const std::string& resource, const std::string& data, int64_t offset,
-                     bool finish, bs::WriteResponse* resp, size_t chunk = 64 << 10) {
+                     bool finish, bs::WriteResponse* resp, size_t chunk = 64 << 10,
+                     grpc_compression_algorithm compression = GRPC_COMPRESS_NONE) {
     auto ctx = Ctx();
+    ctx->set_compression_algorithm(compression);
     auto writer = bytestream->Write(ctx.get(), resp);
     size_t pos = 0;
     bool first = true;
@@ -360,27 +362,13 @@ TEST_F(ReapiE2ETest, FindMissingOfNothingAndOfAMessageInManyFrames) {
 // server reads the request's wire bytes itself and says what is malformed.
 TEST_F(ReapiE2ETest, FindMissingRefusesBytesThatAreNotARequest) {
   auto channel = grpc::CreateChannel(server_->address("grpc"), grpc::InsecureChannelCredentials());
-  grpc::GenericStub stub(channel);
-  const char garbage[] = "\x0f";  // field 1 with wire type 7, which does not exist
-  grpc::Slice slice(garbage, sizeof(garbage) - 1);
-  grpc::ByteBuffer request(&slice, 1);
-  grpc::CompletionQueue cq;
   auto ctx = Client::Ctx();
-  auto call = stub.PrepareUnaryCall(
-      ctx.get(), "/build.bazel.remote.execution.v2.ContentAddressableStorage/FindMissingBlobs",
-      request, &cq);
-  call->StartCall();
-  grpc::ByteBuffer response;
-  grpc::Status st;
-  call->Finish(&response, &st, reinterpret_cast<void*>(1));
-  void* tag = nullptr;
-  bool ok = false;
-  ASSERT_TRUE(cq.Next(&tag, &ok));
+  // Field 1 with wire type 7, which does not exist.
+  grpc::Status st = testing::RawUnaryCall(
+      channel, ctx.get(),
+      "/build.bazel.remote.execution.v2.ContentAddressableStorage/FindMissingBlobs", "\x0f");
   EXPECT_CODE(st, INVALID_ARGUMENT);
   EXPECT_NE(st.error_message().find("not valid protobuf"), std::string::npos) << st.error_message();
-  cq.Shutdown();
-  while (cq.Next(&tag, &ok)) {
-  }
 }
 
 TEST_F(ReapiE2ETest, UnsupportedDigestFunctionIsRefused) {
@@ -1060,6 +1048,69 @@ TEST_F(ReapiE2ETest, ByteStreamResumesAPartialWrite) {
   EXPECT_TRUE(out == blob);
 }
 
+// Write reads its requests' bytes itself: bytes that are not a WriteRequest
+// are INVALID_ARGUMENT saying so, first message or later. A bad later message
+// keeps what the good ones before it delivered, so the upload resumes there.
+TEST_F(ReapiE2ETest, ByteStreamWriteRefusesBytesThatAreNotARequest) {
+  auto channel = grpc::CreateChannel(server_->address("grpc"), grpc::InsecureChannelCredentials());
+  const std::string method = "/google.bytestream.ByteStream/Write";
+  auto ctx = Client::Ctx();
+  grpc::Status st = testing::RawClientStreamingCall(channel, ctx.get(), method, {"\x0f"});
+  EXPECT_CODE(st, INVALID_ARGUMENT);
+  EXPECT_NE(st.error_message().find("WriteRequest is not valid protobuf"), std::string::npos)
+      << st.error_message();
+
+  std::string blob = RandomBytes(300000, 23);
+  std::string name = "uploads/" + kUuid + "/blobs/" + DigestPath(ProtoDigest(blob));
+  bs::WriteRequest first;
+  first.set_resource_name(name);
+  first.set_data(blob.substr(0, 100000));
+  bs::WriteRequest second;
+  second.set_write_offset(100000);
+  second.set_data(blob.substr(100000, 50000));
+  // A third message whose data field claims more bytes than the message holds.
+  const std::string truncated = std::string("\x52\xff\xff\x03", 4) + "only a few bytes";
+  ctx = Client::Ctx();
+  st = testing::RawClientStreamingCall(
+      channel, ctx.get(), method,
+      {first.SerializeAsString(), second.SerializeAsString(), truncated});
+  EXPECT_CODE(st, INVALID_ARGUMENT);
+  EXPECT_NE(st.error_message().find("malformed data"), std::string::npos) << st.error_message();
+  EXPECT_EQ(client_->Query(name).committed_size(), 150000);
+  EXPECT_EQ(client_->Missing({blob}), (std::vector<int>{0}));
+
+  bs::WriteResponse w;
+  ASSERT_TRUE(client_->Write(name, blob.substr(150000), 150000, true, &w).ok());
+  EXPECT_EQ(w.committed_size(), static_cast<int64_t>(blob.size()));
+  std::string out;
+  ASSERT_TRUE(client_->Read("blobs/" + DigestPath(ProtoDigest(blob)), &out).ok());
+  EXPECT_TRUE(out == blob);
+}
+
+// Fields in any order, repeated (the last one counts), and unknown ones: the
+// server reads a WriteRequest as protobuf would.
+TEST_F(ReapiE2ETest, ByteStreamWriteReadsFieldsAsProtobufDoes) {
+  auto channel = grpc::CreateChannel(server_->address("grpc"), grpc::InsecureChannelCredentials());
+  std::string blob = RandomBytes(70000, 24);
+  std::string name = "uploads/" + kUuid + "/blobs/" + DigestPath(ProtoDigest(blob));
+  bs::WriteRequest data_first;
+  data_first.set_data("bytes that a later data field replaces");
+  bs::WriteRequest rest;
+  rest.set_data(blob);
+  rest.set_finish_write(true);
+  rest.set_resource_name(name);
+  // data, then field 7 (unknown, fixed32), then the rest with the real data.
+  const std::string message = data_first.SerializeAsString() +
+                              std::string("\x3d\x01\x02\x03\x04", 5) + rest.SerializeAsString();
+  auto ctx = Client::Ctx();
+  grpc::Status st = testing::RawClientStreamingCall(
+      channel, ctx.get(), "/google.bytestream.ByteStream/Write", {message});
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  std::string out;
+  ASSERT_TRUE(client_->Read("blobs/" + DigestPath(ProtoDigest(blob)), &out).ok());
+  EXPECT_TRUE(out == blob);
+}
+
 TEST_F(ReapiE2ETest, ByteStreamResumeFromAnEarlierOffsetAndRestartFromZero) {
   std::string blob = RandomBytes(3 << 20, 18);
   std::string name = "uploads/" + kUuid + "/blobs/" + DigestPath(ProtoDigest(blob));
@@ -1139,6 +1190,48 @@ TEST_F(ReapiE2ETest, ByteStreamResumesAfterAServerRestart) {
   std::string out;
   ASSERT_TRUE(client_->Read("blobs/" + DigestPath(ProtoDigest(blob)), &out).ok());
   EXPECT_TRUE(out == blob);
+}
+
+// The upload spool keeps references to received messages within its memory
+// budget and copies the rest to files: with a budget smaller than the uploads,
+// gzip-compressed messages (whose bytes the gRPC library decompressed) and
+// concurrent uploads both resume and commit byte-exact.
+TEST_F(ReapiE2ETest, ByteStreamUploadsBeyondTheSpoolMemoryBudget) {
+  StartServer({"reapi.upload_memory=1MiB"});
+  std::string text = TextBytes(4 << 20) + RandomBytes(2 << 20, 25);
+  std::string name = "uploads/" + kUuid + "/blobs/" + DigestPath(ProtoDigest(text));
+  bs::WriteResponse w;
+  ASSERT_TRUE(
+      client_->Write(name, text.substr(0, 4 << 20), 0, false, &w, 256 << 10, GRPC_COMPRESS_GZIP)
+          .ok());
+  ASSERT_EQ(w.committed_size(), 4 << 20);
+  EXPECT_EQ(client_->Query(name).committed_size(), 4 << 20);
+  ASSERT_TRUE(
+      client_->Write(name, text.substr(4 << 20), 4 << 20, true, &w, 256 << 10, GRPC_COMPRESS_GZIP)
+          .ok());
+  EXPECT_EQ(w.committed_size(), static_cast<int64_t>(text.size()));
+  std::string out;
+  ASSERT_TRUE(client_->Read("blobs/" + DigestPath(ProtoDigest(text)), &out).ok());
+  EXPECT_TRUE(out == text);
+
+  std::vector<std::string> blobs;
+  for (int i = 0; i < 4; i++) blobs.push_back(RandomBytes(3 << 20, 40 + i));
+  std::vector<std::thread> writers;
+  std::vector<grpc::Status> results(blobs.size());
+  for (size_t i = 0; i < blobs.size(); i++) {
+    writers.emplace_back([&, i] {
+      bs::WriteResponse r;
+      const std::string n = "uploads/" + kUuid.substr(0, 35) + std::to_string(i) + "/blobs/" +
+                            DigestPath(ProtoDigest(blobs[i]));
+      results[i] = client_->Write(n, blobs[i], 0, true, &r, 1 << 20);
+    });
+  }
+  for (auto& t : writers) t.join();
+  for (size_t i = 0; i < blobs.size(); i++) {
+    ASSERT_TRUE(results[i].ok()) << i << ": " << results[i].error_message();
+    ASSERT_TRUE(client_->Read("blobs/" + DigestPath(ProtoDigest(blobs[i])), &out).ok());
+    EXPECT_TRUE(out == blobs[i]) << i;
+  }
 }
 
 TEST_F(ReapiE2ETest, ByteStreamCompressedUploadResumesAtAnUncompressedOffset) {

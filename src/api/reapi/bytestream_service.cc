@@ -2,6 +2,7 @@
 
 #include <grpcpp/support/method_handler.h>
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -28,12 +29,27 @@ std::span<const uint8_t> Bytes(std::string_view s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }
 
+// gRPC 1.51 reads from the network into buffers of at most 64 KiB, and the
+// slices of a received message are views of them, each keeping its whole
+// buffer alive. So a piece of data the upload spool keeps by reference is
+// counted in its memory budget as at least that much, and pieces under half
+// of it are copied instead: the spool's memory stays within its budget, and
+// the budget is never spent at more than twice the bytes kept.
+constexpr size_t kReceiveBufferBytes = size_t{64} << 10;
+
 // The next WriteRequest of a stream, read in place: `slices` hold its wire
 // bytes (shared, so the upload spool can keep them), `fields` views into them.
 struct ReceivedRequest {
   std::shared_ptr<std::vector<grpc::Slice>> slices;
   WriteRequestWire fields;
 };
+
+// Hands a piece of a received message's data to the upload spool.
+Status KeepInSpool(UploadSpool::Upload& upload, std::string_view part,
+                   const std::shared_ptr<std::vector<grpc::Slice>>& slices) {
+  if (part.size() < kReceiveBufferBytes / 2) return upload.Append(Bytes(part));
+  return upload.Append(part, slices, std::max(part.size(), kReceiveBufferBytes));
+}
 
 // False at the end of the stream; an error for bytes that are not a WriteRequest.
 Result<bool> ReadRequest(grpc::ServerReader<grpc::ByteBuffer>* reader, ReceivedRequest* request) {
@@ -172,16 +188,16 @@ grpc::Status ByteStreamService::RawWrite(grpc::ServerContext* context,
                                          grpc::ServerReader<grpc::ByteBuffer>* reader,
                                          grpc::ByteBuffer* response) {
   bs::WriteResponse message;
-  grpc::Status st = Write(context, reader, &message);
+  grpc::Status st = WriteStream(context, reader, &message);
   if (!st.ok()) return st;
   grpc::Slice bytes(message.SerializeAsString());
   *response = grpc::ByteBuffer(&bytes, 1);
   return st;
 }
 
-grpc::Status ByteStreamService::Write(grpc::ServerContext* context,
-                                      grpc::ServerReader<grpc::ByteBuffer>* reader,
-                                      bs::WriteResponse* response) {
+grpc::Status ByteStreamService::WriteStream(grpc::ServerContext* context,
+                                            grpc::ServerReader<grpc::ByteBuffer>* reader,
+                                            bs::WriteResponse* response) {
   // Who first, before the request is even read (a stranger's bytes are not parsed).
   auto caller = IdentifyCaller(options_->authenticator, *context);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
@@ -294,7 +310,7 @@ grpc::Status ByteStreamService::Write(grpc::ServerContext* context,
         st = decoder->Feed(Bytes(part), sink);
       } else {
         st = blob.Append(Bytes(part));
-        if (st.ok()) st = up.Append(part, received.slices);
+        if (st.ok()) st = KeepInSpool(up, part, received.slices);
       }
       if (!st.ok()) return fail(st, st.code() == StatusCode::kInvalidArgument);
     }

@@ -39,8 +39,9 @@ class ByteStreamService final : public google::bytestream::ByteStream::Service {
   // keeps references to the slices rather than copies.
   grpc::Status RawWrite(grpc::ServerContext* context, grpc::ServerReader<grpc::ByteBuffer>* reader,
                         grpc::ByteBuffer* response);
-  grpc::Status Write(grpc::ServerContext* context, grpc::ServerReader<grpc::ByteBuffer>* reader,
-                     google::bytestream::WriteResponse* response);
+  grpc::Status WriteStream(grpc::ServerContext* context,
+                           grpc::ServerReader<grpc::ByteBuffer>* reader,
+                           google::bytestream::WriteResponse* response);
 
   CasStore* cas_;
   UploadSpool* spool_;

@@ -47,7 +47,8 @@ Status ParseDigest(std::string_view bytes, size_t index, WireDigest* digest) {
     uint32_t field, wire_type;
     if (!r.Tag(&field, &wire_type)) return Malformed("field tag in " + DigestField(index));
     if (field == kDigestHash && wire_type == kLengthDelimited) {
-      if (!r.LengthDelimited(&digest->hash)) return Malformed(DigestField(index) + ".hash");
+      if (!r.LengthDelimitedInOnePiece(&digest->hash))
+        return Malformed(DigestField(index) + ".hash");
       if (!Utf8(digest->hash)) return NotUtf8(DigestField(index) + ".hash");
     } else if (field == kDigestSizeBytes && wire_type == kVarint) {
       uint64_t v;
@@ -77,11 +78,12 @@ Status ParseFindMissingRequest(std::string_view bytes, FindMissingWire* out) {
     uint32_t field, wire_type;
     if (!r.Tag(&field, &wire_type)) return Malformed("field tag");
     if (field == kRequestInstanceName && wire_type == kLengthDelimited) {
-      if (!r.LengthDelimited(&out->instance_name)) return Malformed("instance_name");
+      if (!r.LengthDelimitedInOnePiece(&out->instance_name)) return Malformed("instance_name");
       if (!Utf8(out->instance_name)) return NotUtf8("instance_name");
     } else if (field == kRequestBlobDigests && wire_type == kLengthDelimited) {
       std::string_view encoded;
-      if (!r.LengthDelimited(&encoded)) return Malformed(DigestField(out->digests.size()));
+      if (!r.LengthDelimitedInOnePiece(&encoded))
+        return Malformed(DigestField(out->digests.size()));
       WireDigest d;
       RETURN_IF_ERROR(ParseDigest(encoded, out->digests.size(), &d));
       out->digests.push_back(d);

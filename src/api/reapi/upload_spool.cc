@@ -206,14 +206,25 @@ Status UploadSpool::Upload::Flush(bool wait) {
 }
 
 Status UploadSpool::Upload::Append(std::span<const uint8_t> data) {
+  if (!keeping_) {  // counted, not kept
+    return Keep({nullptr, {reinterpret_cast<const char*>(data.data()), data.size()}}, 0);
+  }
   auto copy =
       std::make_shared<const std::string>(reinterpret_cast<const char*>(data.data()), data.size());
   std::string_view bytes = *copy;
-  return Append(bytes, std::move(copy));
+  // What a copy costs besides its bytes: the string, its control block and its
+  // entry in held_ (so a flood of tiny pieces cannot slip past the budget).
+  constexpr uint64_t kPieceOverhead = 96;
+  return Keep({std::move(copy), bytes}, bytes.size() + kPieceOverhead);
 }
 
-Status UploadSpool::Upload::Append(std::string_view bytes, std::shared_ptr<const void> owner) {
-  const uint64_t n = bytes.size();
+Status UploadSpool::Upload::Append(std::string_view bytes, std::shared_ptr<const void> owner,
+                                   uint64_t pinned) {
+  return Keep({std::move(owner), bytes}, std::max<uint64_t>(pinned, bytes.size()));
+}
+
+Status UploadSpool::Upload::Keep(HeldBytes piece, uint64_t memory) {
+  const uint64_t n = piece.bytes.size();
   pending_ += n;
   live_->store(size(), std::memory_order_relaxed);
   if (!keeping_ || n == 0) return Status::Ok();
@@ -227,9 +238,9 @@ Status UploadSpool::Upload::Append(std::string_view bytes, std::shared_ptr<const
   }
   // Once the budget refuses an upload it stays with its file: going back to
   // memory would gain little and make the budget's users flap.
-  if (!spilled_ && !spool_->ReserveMemory(n)) spilled_ = true;
-  if (!spilled_) reserved_ += n;
-  held_.push_back({std::move(owner), bytes});
+  if (!spilled_ && !spool_->ReserveMemory(memory)) spilled_ = true;
+  if (!spilled_) reserved_ += memory;
+  held_.push_back(std::move(piece));
   held_bytes_ += n;
   if (spilled_ && held_bytes_ >= spool_->options_.buffer_bytes) {
     Status st = Flush(/*wait=*/false);

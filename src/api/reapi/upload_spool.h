@@ -118,8 +118,10 @@ class UploadSpool {
     // Keeps a copy of the next bytes of the blob.
     Status Append(std::span<const uint8_t> data);
     // Keeps the next bytes of the blob without copying them: `bytes` stay
-    // valid, and unchanged, while `owner` lives.
-    Status Append(std::string_view bytes, std::shared_ptr<const void> owner);
+    // valid, and unchanged, while `owner` lives. Counted in the memory budget
+    // as `pinned` bytes (at least bytes.size()): what keeping `owner` alive
+    // costs for them, e.g. the whole receive buffer they lie in.
+    Status Append(std::string_view bytes, std::shared_ptr<const void> owner, uint64_t pinned);
     // The stream ended before finish_write: makes everything received durable
     // and queryable. With retention 0 this forgets the upload instead.
     Status Persist();
@@ -130,6 +132,9 @@ class UploadSpool {
     friend class UploadSpool;
     Upload(UploadSpool* spool, std::string key, std::string id, Digest digest, uint64_t base,
            std::shared_ptr<std::atomic<uint64_t>> live);
+    // Records the next piece of the blob, held in memory at a cost of
+    // `memory` budget bytes, or spilled to the file beyond the budget.
+    Status Keep(HeldBytes piece, uint64_t memory);
     // Hands the held bytes to the spool's writer thread; with `wait`, returns
     // once everything handed over is in the file (or failed).
     Status Flush(bool wait);
@@ -151,7 +156,7 @@ class UploadSpool {
     // Bytes received but not yet handed to the writer thread, in order.
     std::vector<HeldBytes> held_;
     uint64_t held_bytes_ = 0;
-    uint64_t reserved_ = 0;  // of held_bytes_, counted in the spool's memory budget
+    uint64_t reserved_ = 0;  // the budget bytes held_ is counted as
     bool spilled_ = false;   // the budget was full once: the copy goes to the file
     int fd_ = -1;
     bool keeping_ = true;    // false once the prefix outgrew max_bytes

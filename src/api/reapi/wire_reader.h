@@ -67,9 +67,9 @@ class WireReader {
     return true;
   }
 
-  // A length-delimited value lying in one piece (always so for a reader over
-  // one piece). Fails if it straddles pieces.
-  bool LengthDelimited(std::string_view* out) {
+  // A length-delimited value as one view, for a reader over one piece (a
+  // value that straddles pieces fails).
+  bool LengthDelimitedInOnePiece(std::string_view* out) {
     uint64_t n;
     if (!Length(&n) || n > static_cast<uint64_t>(end_ - p_)) return false;
     *out = std::string_view(p_, static_cast<size_t>(n));

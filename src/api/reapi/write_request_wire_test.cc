@@ -156,6 +156,56 @@ TEST(WriteRequestWireTest, RefusesWhatProtobufRefuses) {
   }
 }
 
+// Limits and leniencies of protobuf's reader that ours must share.
+TEST(WriteRequestWireTest, AcceptsWhatProtobufAccepts) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      // A 10-byte varint whose last byte has bits beyond 64: dropped.
+      {std::string("\x10\xff\xff\xff\xff\xff\xff\xff\xff\xff\x7f", 11), "long varint"},
+      // A 5-byte tag with bits beyond 32 (0x7f in the 5th byte): only the low 32 count.
+      {std::string("\x90\x80\x80\x80\x70\x05", 6), "wide tag"},
+      // Known fields with the wrong wire type are skipped as unknown.
+      {std::string("\x50\x07", 2), "data as a varint"},
+      {std::string("\x12\x02\x01\x02", 4), "write_offset as bytes"},
+      {std::string("\x1d\x01\x00\x00\x00", 5), "finish_write as fixed32"},
+      {std::string("\x09\x01\x02\x03\x04\x05\x06\x07\x08", 9), "resource_name as fixed64"},
+  };
+  for (const auto& [bytes, what] : cases) {
+    bs::WriteRequest ref;
+    ASSERT_TRUE(ref.ParseFromString(bytes)) << what;
+    for (size_t c = 0; c <= bytes.size(); c++) {
+      WriteRequestWire wire;
+      Status st = ParseWriteRequest(Cut(bytes, {c}), &wire);
+      ASSERT_TRUE(st.ok()) << what << " cut " << c << ": " << st.ToString();
+      EXPECT_EQ(wire.resource_name, ref.resource_name()) << what;
+      EXPECT_EQ(wire.write_offset, ref.write_offset()) << what;
+      EXPECT_EQ(wire.finish_write, ref.finish_write()) << what;
+      EXPECT_EQ(Join(wire.data), ref.data()) << what;
+    }
+  }
+}
+
+TEST(WriteRequestWireTest, RefusesMoreOfWhatProtobufRefuses) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      // A 5-byte length whose 5th byte sets bits beyond 32.
+      {std::string("\x52\xff\xff\xff\xff\x0f", 6), "data"},
+      // An end-group tag with no group open.
+      {std::string("\x34", 1), "field 6"},
+      // An invalid name, then a valid one: the first occurrence already fails.
+      {std::string("\x0a\x01\xff\x0a\x01"
+                   "a",
+                   6),
+       "UTF-8"},
+  };
+  for (const auto& [bytes, what] : cases) {
+    bs::WriteRequest ref;
+    EXPECT_FALSE(ref.ParseFromString(bytes)) << what;
+    WriteRequestWire wire;
+    Status st = ParseWriteRequest(Cut(bytes, {}), &wire);
+    EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << what;
+    EXPECT_NE(st.message().find(what), std::string::npos) << st.message();
+  }
+}
+
 TEST(WriteRequestWireTest, RefusesGroupsThatProtobufWouldSkip) {
   // Field 6 as a start group and its end: protobuf keeps it as an unknown
   // group; proto3 never writes one, so it is refused.
