@@ -10,6 +10,7 @@
 #                cycas-http nginx ats; cycas-reapi-b3 is REAPI with BLAKE3, the issue-5 comparison)
 #   --small-conns  connections of the 4 KiB and mixed rows (default 32)
 #   --no-limits  skip the machine-limit measurements (fio, iperf3, digest_bench)
+#   --keep-data  keep the stores and blob sets in the work dir (removed at exit otherwise)
 #
 # 1. Machine limits: sequential O_DIRECT write/read of the disk holding the
 #    stores (fio), loopback TCP (iperf3), SHA-256/BLAKE3 speed (digest_bench).
@@ -29,6 +30,7 @@ RUNS=3
 SECS=4
 QUICK=0
 WORK=""
+KEEP_DATA=0
 OUT=""
 CYCAS_SETS=()
 ROWS_WANTED=""
@@ -48,7 +50,8 @@ while [ $# -gt 0 ]; do
     --systems) SYSTEMS_WANTED=$2; shift ;;
     --small-conns) SMALL_CONNS=$2; shift ;;
     --no-limits) LIMITS=0 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    --keep-data) KEEP_DATA=1 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -126,6 +129,12 @@ cleanup() {
   local p
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  # The stores and blob sets take tens of GiB: keep only the logs and results
+  # (a full disk once failed later tests on the machine).
+  if [ "$KEEP_DATA" = 0 ]; then
+    find "$WORK" -mindepth 1 -maxdepth 1 ! -name logs ! -name results.jsonl ! -name context \
+      -exec rm -rf {} + 2>/dev/null || true
+  fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -281,6 +290,16 @@ grpc_phase() {
   if ! wait $lp; then
     echo "compare.sh: cycas-load $api $op failed:" >&2
     cat "$out.err" >&2
+    # A child that exited stays a zombie (state Z) until waited for, and
+    # kill -0 still succeeds on it.
+    local state
+    state=$(awk '{print $3}' "/proc/$SERVER_PID/stat" 2>/dev/null || echo gone)
+    if [ "$state" = Z ] || [ "$state" = gone ]; then
+      local rc=0
+      wait "$SERVER_PID" 2>/dev/null || rc=$?
+      echo "compare.sh: the server (pid $SERVER_PID) had exited, status $rc; its log ends:" >&2
+      tail -n 20 "$LOGS"/*.log >&2 || true
+    fi
     exit 1
   fi
   c1=$(cpu_seconds $SERVER_PID)
