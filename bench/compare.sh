@@ -4,13 +4,13 @@
 #
 #   bench/compare.sh [--quick] [--runs N] [--seconds S] [--build DIR] [--work DIR] [--out FILE]
 #                    [--cycas-set KEY=VALUE]...   (extra cycasd options, e.g. engine.durability=relaxed)
-#                    [--rows LIST] [--systems LIST] [--small-conns N] [--no-limits]
+#                    [--rows LIST] [--systems LIST] [--small-conns N] [--no-limits] [--keep-data]
 #   --rows       only these rows, e.g. put4k,get4k (put4k get4k exists put64m get64m mixed disk4k)
 #   --systems    only these systems, e.g. cycas-http,nginx (cycas-zako cycas-reapi cycas-reapi-b3
 #                cycas-http nginx ats; cycas-reapi-b3 is REAPI with BLAKE3, the issue-5 comparison)
 #   --small-conns  connections of the 4 KiB and mixed rows (default 32)
 #   --no-limits  skip the machine-limit measurements (fio, iperf3, digest_bench)
-#   --keep-data  keep the stores and blob sets in the work dir (removed at exit otherwise)
+#   --keep-data  keep the stores and blob sets in the work dir (removed after a complete run)
 #
 # 1. Machine limits: sequential O_DIRECT write/read of the disk holding the
 #    stores (fio), loopback TCP (iperf3), SHA-256/BLAKE3 speed (digest_bench).
@@ -126,15 +126,19 @@ if [ "$(id -u)" = 0 ]; then ATS_USER=nobody; fi
 
 PIDS=()
 cleanup() {
-  local p
+  local rc=$? p
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  # The stores and blob sets take tens of GiB: keep only the logs and results
-  # (a full disk once failed later tests on the machine).
-  if [ "$KEEP_DATA" = 0 ]; then
-    find "$WORK" -mindepth 1 -maxdepth 1 ! -name logs ! -name results.jsonl ! -name context \
-      -exec rm -rf {} + 2>/dev/null || true
+  # The stores and blob sets take tens of GiB (a full disk once failed later
+  # tests on the machine): after a complete run keep only the logs and the
+  # raw results; after a failed one keep everything to look at.
+  if [ "$KEEP_DATA" = 1 ]; then return; fi
+  if [ "$rc" != 0 ]; then
+    echo "compare.sh: work dir kept for inspection: $WORK ($(du -sh "$WORK" | cut -f1))" >&2
+    return
   fi
+  find "$WORK" -mindepth 1 -maxdepth 1 ! -name logs ! -name results.jsonl ! -name context \
+    ! -name '*.json' -exec rm -rf {} + 2>/dev/null || true
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -374,7 +378,7 @@ log "cycas compare: $RUNS run(s) of ${SECS}s phases; work dir $WORK"
   echo "nginx=$(nginx -v 2>&1 | sed 's/.*: //')"
   echo "trafficserver_version=$(traffic_server -V 2>&1 | grep -m1 -o 'Traffic Server [0-9.]*' || true)"
   echo "wrk=$(wrk -v 2>&1 | head -1 | awk '{print $2}')"
-  echo "commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  echo "commit=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)"
   echo "runs=$RUNS"
   echo "seconds=$SECS"
   echo "quick=$QUICK"

@@ -29,40 +29,53 @@ std::span<const uint8_t> Bytes(std::string_view s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }
 
-// gRPC 1.51 reads from the network into buffers of at most 64 KiB, and the
-// slices of a received message are views of them, each keeping its whole
-// buffer alive. So a piece of data the upload spool keeps by reference is
-// counted in its memory budget as at least that much, and pieces under half
-// of it are copied instead: the spool's memory stays within its budget, and
-// the budget is never spent at more than twice the bytes kept.
+// gRPC 1.51 reads from the network into buffers of at most 64 KiB, and a
+// received message's slices are views of them, each keeping its whole buffer
+// alive. A piece of data the upload spool keeps by reference is therefore held
+// through the one slice it lies in, and counted in the spool's memory budget
+// as a whole buffer; pieces under half a buffer are copied instead (all of
+// Bazel's, which sends 16 KiB messages), so references never cost the budget
+// more than twice the bytes they keep.
 constexpr size_t kReceiveBufferBytes = size_t{64} << 10;
 
 // The next WriteRequest of a stream, read in place: `slices` hold its wire
-// bytes (shared, so the upload spool can keep them), `fields` views into them.
+// bytes, `fields` views into them.
 struct ReceivedRequest {
-  std::shared_ptr<std::vector<grpc::Slice>> slices;
+  std::vector<grpc::Slice> slices;
   WriteRequestWire fields;
 };
 
-// Hands a piece of a received message's data to the upload spool.
+// Hands a piece of a received message's data to the upload spool. `next` is
+// where the search for the slice holding the piece starts (pieces come in
+// order); it is moved on.
 Status KeepInSpool(UploadSpool::Upload& upload, std::string_view part,
-                   const std::shared_ptr<std::vector<grpc::Slice>>& slices) {
-  if (part.size() < kReceiveBufferBytes / 2) return upload.Append(Bytes(part));
-  return upload.Append(part, slices, std::max(part.size(), kReceiveBufferBytes));
+                   const std::vector<grpc::Slice>& slices, size_t* next) {
+  if (part.size() >= kReceiveBufferBytes / 2) {
+    const auto* p = reinterpret_cast<const uint8_t*>(part.data());
+    for (; *next < slices.size(); ++*next) {
+      const grpc::Slice& s = slices[*next];
+      if (p < s.begin() || p + part.size() > s.end()) continue;
+      // A copy of a slice shares its bytes (a reference), except for the tiny
+      // slices gRPC stores inline, which no piece this large can lie in.
+      auto owner = std::make_shared<const grpc::Slice>(s);
+      if (owner->begin() != s.begin()) break;
+      return upload.Append(part, std::move(owner), std::max(part.size(), kReceiveBufferBytes));
+    }
+  }
+  return upload.Append(Bytes(part));
 }
 
 // False at the end of the stream; an error for bytes that are not a WriteRequest.
 Result<bool> ReadRequest(grpc::ServerReader<grpc::ByteBuffer>* reader, ReceivedRequest* request) {
   grpc::ByteBuffer buffer;
   if (!reader->Read(&buffer)) return false;
-  // A fresh vector each time: the spool may still hold the previous one.
-  request->slices = std::make_shared<std::vector<grpc::Slice>>();
-  if (!buffer.Dump(request->slices.get()).ok()) {
+  request->slices.clear();
+  if (!buffer.Dump(&request->slices).ok()) {
     return Status::Internal("cannot read the WriteRequest's bytes");
   }
   std::vector<std::string_view> pieces;
-  pieces.reserve(request->slices->size());
-  for (const grpc::Slice& s : *request->slices) {
+  pieces.reserve(request->slices.size());
+  for (const grpc::Slice& s : request->slices) {
     pieces.emplace_back(reinterpret_cast<const char*>(s.begin()), s.size());
   }
   RETURN_IF_ERROR(ParseWriteRequest(pieces, &request->fields));
@@ -305,12 +318,13 @@ grpc::Status ByteStreamService::WriteStream(grpc::ServerContext* context,
                                           " (the first offset plus the bytes sent since)"),
                   false);
     }
+    size_t slice = 0;  // where KeepInSpool looks for the next piece's slice
     for (std::string_view part : req.data) {
       if (compressed) {
         st = decoder->Feed(Bytes(part), sink);
       } else {
         st = blob.Append(Bytes(part));
-        if (st.ok()) st = KeepInSpool(up, part, received.slices);
+        if (st.ok()) st = KeepInSpool(up, part, received.slices, &slice);
       }
       if (!st.ok()) return fail(st, st.code() == StatusCode::kInvalidArgument);
     }

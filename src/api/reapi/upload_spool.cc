@@ -119,6 +119,7 @@ Status UploadSpool::Upload::WaitFlush() {
 void UploadSpool::Upload::DropHeld() {
   held_.clear();
   held_bytes_ = 0;
+  held_cost_ = 0;
   if (reserved_ > 0) spool_->ReleaseMemory(reserved_);
   reserved_ = 0;
 }
@@ -201,6 +202,7 @@ Status UploadSpool::Upload::Flush(bool wait) {
   spool_->Submit({fd_, offset, std::move(held_), reserved_, flush_, spool_->PathOf(id_, ".data")});
   held_.clear();
   held_bytes_ = 0;
+  held_cost_ = 0;
   reserved_ = 0;
   return wait ? WaitFlush() : Status::Ok();
 }
@@ -212,9 +214,10 @@ Status UploadSpool::Upload::Append(std::span<const uint8_t> data) {
   auto copy =
       std::make_shared<const std::string>(reinterpret_cast<const char*>(data.data()), data.size());
   std::string_view bytes = *copy;
-  // What a copy costs besides its bytes: the string, its control block and its
-  // entry in held_ (so a flood of tiny pieces cannot slip past the budget).
-  constexpr uint64_t kPieceOverhead = 96;
+  // What a copy costs besides its bytes, rounded up: the string with its
+  // control block, the malloc headers, and its entry in held_ (so that a flood
+  // of tiny pieces cannot slip past the budget).
+  constexpr uint64_t kPieceOverhead = 192;
   return Keep({std::move(copy), bytes}, bytes.size() + kPieceOverhead);
 }
 
@@ -242,7 +245,10 @@ Status UploadSpool::Upload::Keep(HeldBytes piece, uint64_t memory) {
   if (!spilled_) reserved_ += memory;
   held_.push_back(std::move(piece));
   held_bytes_ += n;
-  if (spilled_ && held_bytes_ >= spool_->options_.buffer_bytes) {
+  held_cost_ += memory;
+  // A spilled upload writes out what it holds once that costs a buffer's
+  // worth of memory (a count of bytes would let tiny pieces pile up).
+  if (spilled_ && held_cost_ >= spool_->options_.buffer_bytes) {
     Status st = Flush(/*wait=*/false);
     if (!st.ok()) {
       // The spool is a convenience: failing to keep a copy must not fail the upload.

@@ -9,12 +9,12 @@
 // with that `write_offset` replays the prefix into a new CAS writer and carries
 // on — in the same process or after a restart, within the retention time.
 //
-// The copy costs almost nothing for the common case. While all live uploads
-// together hold at most `memory_bytes`, an upload's copy is the received
-// bytes themselves (a reference to gRPC's receive slices, not a copy),
-// dropped when the blob is committed: uploads that finish in one go never
-// touch the spool's disk. (Writing every upload through its file as it arrived cost each
-// byte a second pass through the page cache — a copy, ext4 allocation,
+// The copy costs little in the common case. While all live uploads together
+// hold at most `memory_bytes`, an upload's copy stays in memory (large pieces
+// of received messages by reference to gRPC's receive buffers, counted as
+// what they pin; small ones copied) and is dropped when the blob is committed:
+// uploads that finish in one go never touch the spool's disk. (Writing every upload through its
+// file as it arrived cost each byte a second pass through the page cache — a copy, ext4 allocation,
 // write-back competing with the store's own writes, truncation at unlink — and
 // halved ByteStream write throughput.) An upload that would go beyond the
 // budget spills: what it holds and all that follows goes to its file in
@@ -156,8 +156,9 @@ class UploadSpool {
     // Bytes received but not yet handed to the writer thread, in order.
     std::vector<HeldBytes> held_;
     uint64_t held_bytes_ = 0;
-    uint64_t reserved_ = 0;  // the budget bytes held_ is counted as
-    bool spilled_ = false;   // the budget was full once: the copy goes to the file
+    uint64_t held_cost_ = 0;  // held_'s memory as Keep counted it
+    uint64_t reserved_ = 0;   // the budget bytes held_ is counted as
+    bool spilled_ = false;    // the budget was full once: the copy goes to the file
     int fd_ = -1;
     bool keeping_ = true;    // false once the prefix outgrew max_bytes
     bool finished_ = false;  // Persist()ed or Discard()ed
