@@ -31,6 +31,9 @@ PACKAGES=(
   wrk nginx-light trafficserver fio iperf3
   # security tests: trace which files the server opens while handling hostile paths
   strace
+  # the status page's end-to-end test loads it in headless Chromium (it skipped
+  # without it, so CI never ran it)
+  chromium
 )
 
 export DEBIAN_FRONTEND=noninteractive
