@@ -42,6 +42,7 @@ constexpr size_t kReceiveBufferBytes = size_t{64} << 10;
 // bytes, `fields` views into them.
 struct ReceivedRequest {
   std::vector<grpc::Slice> slices;
+  std::vector<std::string_view> pieces;  // the slices' bytes, kept to reuse its capacity
   WriteRequestWire fields;
 };
 
@@ -73,12 +74,11 @@ Result<bool> ReadRequest(grpc::ServerReader<grpc::ByteBuffer>* reader, ReceivedR
   if (!buffer.Dump(&request->slices).ok()) {
     return Status::Internal("cannot read the WriteRequest's bytes");
   }
-  std::vector<std::string_view> pieces;
-  pieces.reserve(request->slices.size());
+  request->pieces.clear();
   for (const grpc::Slice& s : request->slices) {
-    pieces.emplace_back(reinterpret_cast<const char*>(s.begin()), s.size());
+    request->pieces.emplace_back(reinterpret_cast<const char*>(s.begin()), s.size());
   }
-  RETURN_IF_ERROR(ParseWriteRequest(pieces, &request->fields));
+  RETURN_IF_ERROR(ParseWriteRequest(request->pieces, &request->fields));
   return true;
 }
 
@@ -280,7 +280,7 @@ grpc::Status ByteStreamService::WriteStream(grpc::ServerContext* context,
   }
 
   // Every byte of the blob goes to the verifying CAS writer and to the spool.
-  // (Uncompressed bytes are handed to the spool, below, without a copy.)
+  // (Large uncompressed pieces go to the spool by reference, below: KeepInSpool.)
   auto sink = [&](std::span<const uint8_t> bytes) -> Status {
     RETURN_IF_ERROR(blob.Append(bytes));
     return up.Append(bytes);
