@@ -650,6 +650,10 @@ EngineStatsSnapshot Engine::Stats() {
   r.wraps = stats_.wraps;
   r.copy_forward_objects = stats_.copy_forward_objects;
   r.copy_forward_bytes = stats_.copy_forward_bytes;
+  {
+    std::lock_guard lk(cf_mu_);
+    r.copy_forward_queued = cf_queue_.size() + (cf_busy_ ? 1 : 0);
+  }
   r.io_errors = stats_.io_errors;
   r.sync_failures = stats_.sync_failures;
   r.snapshots = stats_.snapshots;

@@ -99,6 +99,7 @@ struct EngineStatsSnapshot {
   uint64_t reads, hits, misses, validation_failures, directory_evictions, wraps;
   uint64_t copy_forward_objects, copy_forward_bytes, io_errors, sync_failures, snapshots,
       replayed_docs;
+  uint64_t copy_forward_queued;  // touched objects not yet copied (including the one in progress)
   uint64_t recovery_micros;
   uint64_t directory_entries_used, directory_capacity, directory_bytes;
   uint64_t ring_bytes;

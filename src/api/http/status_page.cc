@@ -78,6 +78,9 @@ void AppendStoreMetrics(const StatusPageInputs& in, std::string& out) {
          "Objects copied forward to survive eviction.", s.copy_forward_objects);
   Metric(out, "cycas_engine_copy_forward_bytes_total", "counter", "Bytes copied forward.",
          s.copy_forward_bytes);
+  // A backlog here is write load still to come, and objects that may yet be evicted.
+  Metric(out, "cycas_engine_copy_forward_queued", "gauge",
+         "Touched objects waiting to be copied forward.", s.copy_forward_queued);
   Metric(out, "cycas_engine_io_errors_total", "counter", "I/O errors.", s.io_errors);
   Metric(out, "cycas_engine_snapshots_total", "counter", "Directory snapshots written.",
          s.snapshots);
