@@ -52,10 +52,14 @@ struct ReceivedRequest {
 Status KeepInSpool(UploadSpool::Upload& upload, std::string_view part,
                    const std::vector<grpc::Slice>& slices, size_t* next) {
   if (part.size() >= kReceiveBufferBytes / 2) {
-    const auto* p = reinterpret_cast<const uint8_t*>(part.data());
+    // Compared as addresses: ordering pointers into different objects with `<`
+    // is unspecified.
+    const auto p = reinterpret_cast<uintptr_t>(part.data());
     for (; *next < slices.size(); ++*next) {
       const grpc::Slice& s = slices[*next];
-      if (p < s.begin() || p + part.size() > s.end()) continue;
+      if (p < reinterpret_cast<uintptr_t>(s.begin()) ||
+          p + part.size() > reinterpret_cast<uintptr_t>(s.end()))
+        continue;
       // A copy of a slice shares its bytes (a reference), except for the tiny
       // slices gRPC stores inline, which no piece this large can lie in.
       auto owner = std::make_shared<const grpc::Slice>(s);
