@@ -211,6 +211,7 @@ Status Server::Start() {
   int max_msg = static_cast<int>(config_.GetBytes("server.grpc_max_message"));
   builder.SetMaxReceiveMessageSize(max_msg);
   builder.SetMaxSendMessageSize(max_msg);
+  grpc_metrics_.InstallOn(builder);
   // REAPI: Capabilities, ContentAddressableStorage, ActionCache, ByteStream (docs/reapi.md).
   ASSIGN_OR_RETURN(auto reapi_options, api::reapi::ReapiOptionsFromConfig(config_));
   reapi_options.authenticator = authenticator_.get();
@@ -229,7 +230,8 @@ Status Server::Start() {
     return Status::Unavailable("cannot listen on " + config_.GetString("server.listen"));
   }
   ports_["grpc"] = port_;
-  RETURN_IF_ERROR(zako_->Start(credentials, max_msg, config_.GetString("server.listen"), port_));
+  RETURN_IF_ERROR(zako_->Start(credentials, max_msg, config_.GetString("server.listen"), port_,
+                               &grpc_metrics_));
   for (const auto& [name, port] : zako_->ports()) ports_[name] = port;
   LOG(kInfo, "cycasd listening")
       .kv("address", config_.GetString("server.listen"))
@@ -286,6 +288,9 @@ Status Server::StartHttp() {
   deps.engine = engine_.get();
   deps.ram = ram_tier_.get();
   if (s3_tier_) deps.tier_reports.push_back(s3_tier_.get());
+  deps.metrics_sources.push_back(&grpc_metrics_);
+  deps.metrics_sources.push_back(reapi_.get());
+  deps.grpc_calls = [this] { return grpc_metrics_.TotalCalls(); };
   deps.authenticator = authenticator_.get();
   deps.network_tiers = remote_tier_ != nullptr || s3_tier_ != nullptr;
   http_ = std::make_unique<api::http::HttpServer>(options, deps);

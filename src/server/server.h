@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "api/grpc_metrics.h"
 #include "api/http/http_server.h"
 #include "api/reapi/reapi_services.h"
 #include "api/zako/frontend.h"
@@ -79,6 +80,8 @@ class Server {
   std::unique_ptr<ActionCache> action_cache_;
   std::map<std::string, int> ports_;
   // Front-ends.
+  // Counts the calls of the gRPC listeners below, so it is declared before them.
+  api::GrpcMetrics grpc_metrics_;
   // REAPI cache services (docs/reapi.md); declared before grpc_ so they outlive it.
   std::unique_ptr<api::reapi::ReapiServices> reapi_;
   // zako CAS + Transport (docs/zako-protocol.md); declared before grpc_ so it outlives it.

@@ -681,6 +681,7 @@ TEST(HttpE2EBrowserTest, StatusPageShowsTheFiguresOfStatusJson) {
   ASSERT_EQ(testing::RunCommand(dump, env, &out), 0) << out;
   EXPECT_NE(out.find("id=\"hitratio\">75.0%<"), std::string::npos) << out;
   EXPECT_NE(out.find("<span>objects</span><span>" + objects + "</span>"), std::string::npos) << out;
+  EXPECT_NE(out.find(" HTTP requests \u00b7 0 gRPC calls"), std::string::npos) << out;
   EXPECT_NE(out.find("stripe 0 "), std::string::npos) << out;
   EXPECT_NE(out.find("stripe 1 "), std::string::npos) << out;
   EXPECT_EQ(out.find("stripe 2 "), std::string::npos) << out;  // the test server has two stripes

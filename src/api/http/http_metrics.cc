@@ -8,13 +8,6 @@ namespace {
 // Ten minutes of history at one sample every five seconds.
 constexpr size_t kHistoryLength = 120;
 
-void AppendF(std::string& out, const char* fmt, auto... args) {
-  char buf[512];
-  int n = std::snprintf(buf, sizeof buf, fmt, args...);
-  if (n > 0)
-    out.append(buf, static_cast<size_t>(n) < sizeof buf ? static_cast<size_t>(n) : sizeof buf - 1);
-}
-
 size_t StatusSlot(int code) {
   for (size_t i = 0; i < kStatusCodes.size(); i++) {
     if (kStatusCodes[i] == code) return i;
@@ -47,13 +40,7 @@ HttpMetrics::HttpMetrics() : started_(std::chrono::steady_clock::now()) {}
 
 void HttpMetrics::Record(size_t slot, Method method, int status, std::chrono::nanoseconds latency) {
   if (slot >= kEndpointSlots) slot = kOtherEndpoint;
-  Histogram& h = latency_[slot];
-  double secs = std::chrono::duration<double>(latency).count();
-  size_t b = 0;
-  while (b < kLatencyBuckets.size() && secs > kLatencyBuckets[b]) b++;
-  h.buckets[b]++;
-  h.count++;
-  h.sum_nanos += static_cast<uint64_t>(latency.count() > 0 ? latency.count() : 0);
+  latency_[slot].Record(latency);
   requests_[slot][static_cast<size_t>(method)][StatusSlot(status)]++;
 }
 
@@ -107,11 +94,12 @@ std::map<int, uint64_t> HttpMetrics::StatusCounts() const {
 }
 
 uint64_t HttpMetrics::EndpointRequests(size_t slot) const {
-  return latency_[slot].count;
+  return latency_[slot].count();
 }
 
-void HttpMetrics::TakeSample() {
+void HttpMetrics::TakeSample(uint64_t grpc_calls) {
   MetricsSample s;
+  s.grpc_calls = grpc_calls;
   s.unix_seconds =
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   s.requests = requests_total();
@@ -151,22 +139,9 @@ void HttpMetrics::RenderPrometheus(std::string& out) const {
       "response.\n";
   out += "# TYPE cycas_http_request_duration_seconds histogram\n";
   for (size_t slot = 0; slot < kEndpointSlots; slot++) {
-    const Histogram& h = latency_[slot];
-    if (h.count == 0) continue;
-    std::string ep(EndpointSlotName(slot));
-    uint64_t cum = 0;
-    for (size_t b = 0; b < kLatencyBuckets.size(); b++) {
-      cum += h.buckets[b];
-      AppendF(out, "cycas_http_request_duration_seconds_bucket{endpoint=\"%s\",le=\"%g\"} %llu\n",
-              ep.c_str(), kLatencyBuckets[b], static_cast<unsigned long long>(cum));
-    }
-    cum += h.buckets[kLatencyBuckets.size()];
-    AppendF(out, "cycas_http_request_duration_seconds_bucket{endpoint=\"%s\",le=\"+Inf\"} %llu\n",
-            ep.c_str(), static_cast<unsigned long long>(cum));
-    AppendF(out, "cycas_http_request_duration_seconds_sum{endpoint=\"%s\"} %.9f\n", ep.c_str(),
-            static_cast<double>(h.sum_nanos.load()) / 1e9);
-    AppendF(out, "cycas_http_request_duration_seconds_count{endpoint=\"%s\"} %llu\n", ep.c_str(),
-            static_cast<unsigned long long>(h.count.load()));
+    if (latency_[slot].count() == 0) continue;
+    latency_[slot].Render(out, "cycas_http_request_duration_seconds",
+                          "endpoint=\"" + std::string(EndpointSlotName(slot)) + "\"");
   }
   out += "# HELP cycas_http_cache_hits_total Cache reads (GET/HEAD) answered from the store.\n";
   out += "# TYPE cycas_http_cache_hits_total counter\n";

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "api/http/request_path.h"
+#include "util/prometheus.h"
 
 namespace cycas::api::http {
 
@@ -30,10 +31,6 @@ inline size_t EndpointSlot(Endpoint e) {
 }
 std::string_view EndpointSlotName(size_t slot);
 
-// Upper bounds of the latency histogram's buckets, in seconds.
-inline constexpr std::array<double, 14> kLatencyBuckets = {
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5, 30};
-
 // Status codes counted individually; any other code is counted as "other".
 inline constexpr std::array<int, 24> kStatusCodes = {200, 201, 204, 206, 207, 304, 400, 401,
                                                      403, 404, 405, 406, 408, 409, 412, 413,
@@ -44,6 +41,7 @@ inline constexpr size_t kMethodSlots = 4;
 struct MetricsSample {
   double unix_seconds = 0;
   uint64_t requests = 0, hits = 0, misses = 0, errors = 0, bytes_in = 0, bytes_out = 0;
+  uint64_t grpc_calls = 0;  // of the gRPC front-ends, as HttpDeps::grpc_calls counts them
 };
 
 class HttpMetrics {
@@ -65,8 +63,9 @@ class HttpMetrics {
   // Appends the HTTP metrics in Prometheus text format.
   void RenderPrometheus(std::string& out) const;
 
-  // Takes a sample for the history (called periodically) and returns the kept history.
-  void TakeSample();
+  // Takes a sample for the history (called periodically), with the gRPC
+  // front-ends' calls so far.
+  void TakeSample(uint64_t grpc_calls);
   std::deque<MetricsSample> History() const;
 
   uint64_t requests_total() const;
@@ -81,13 +80,8 @@ class HttpMetrics {
   std::chrono::steady_clock::time_point started() const { return started_; }
 
  private:
-  struct Histogram {
-    std::array<std::atomic<uint64_t>, kLatencyBuckets.size() + 1> buckets{};  // last: +Inf
-    std::atomic<uint64_t> count{0};
-    std::atomic<uint64_t> sum_nanos{0};
-  };
   const std::chrono::steady_clock::time_point started_;
-  std::array<Histogram, kEndpointSlots> latency_;
+  std::array<LatencyHistogram, kEndpointSlots> latency_;
   std::array<std::atomic<uint64_t>, kEndpointSlots> hits_{}, misses_{};
   std::atomic<uint64_t> bytes_in_{0}, bytes_out_{0};
   std::atomic<uint64_t> connections_total_{0}, connections_open_{0};

@@ -372,9 +372,8 @@ class HttpServer::Impl {
             AsyncEnded();
           };
           size_t i = 0;
-          (starts(StatusCallback([join, finish, i = i++](Status st) {
-             finish(join, i, std::move(st));
-           })),
+          (starts(StatusCallback(
+               [join, finish, i = i++](Status st) { finish(join, i, std::move(st)); })),
            ...);
         },
         asio::use_awaitable);
@@ -402,8 +401,10 @@ class HttpServer::Impl {
     in.ram = deps_.ram;
     in.ram_capacity = options_.ram_capacity;
     in.tier_reports = deps_.tier_reports;
+    in.grpc_calls = GrpcCalls();
     return in;
   }
+  uint64_t GrpcCalls() const { return deps_.grpc_calls ? deps_.grpc_calls() : 0; }
   asio::awaitable<void> AcceptLoop();
   asio::awaitable<void> SampleLoop();
   // Builds tls_ from the http.tls_* options; OK and no TLS when they are empty.
@@ -1575,6 +1576,7 @@ std::string HttpServer::Impl::MetricsText() const {
   out.reserve(16 * 1024);
   metrics_.RenderPrometheus(out);
   AppendStoreMetrics(StatusInputs(), out);
+  for (const MetricsSource* source : deps_.metrics_sources) source->RenderPrometheus(out);
   return out;
 }
 
@@ -1607,7 +1609,7 @@ Status HttpServer::Impl::Start() {
   if (ec) return Status::Unavailable("cannot listen on " + options_.listen + ": " + ec.message());
   RETURN_IF_ERROR(SetUpTls());
   port_ = acceptor_.local_endpoint().port();
-  metrics_.TakeSample();
+  metrics_.TakeSample(GrpcCalls());
   asio::co_spawn(ioc_, AcceptLoop(), asio::detached);
   asio::co_spawn(ioc_, SampleLoop(), asio::detached);
   int n = options_.threads > 0 ? options_.threads : 1;
@@ -1694,7 +1696,7 @@ asio::awaitable<void> HttpServer::Impl::SampleLoop() {
     error_code ec;
     co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     if (ec || stopped_) co_return;
-    metrics_.TakeSample();
+    metrics_.TakeSample(GrpcCalls());
   }
 }
 

@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,6 +27,7 @@
 #include "cas/tier_report.h"
 #include "engine/engine.h"
 #include "util/config.h"
+#include "util/prometheus.h"
 #include "util/status.h"
 
 namespace cycas::api::http {
@@ -68,6 +70,11 @@ struct HttpDeps {
   engine::Engine* engine = nullptr;
   MemoryBlobStore* ram = nullptr;
   std::vector<const TierReport*> tier_reports;  // shown on /metrics and /status (not owned)
+  // Further metrics for /metrics, e.g. the gRPC front-ends' (not owned).
+  std::vector<const MetricsSource*> metrics_sources;
+  // Calls the gRPC front-ends have answered so far (may be empty), for the
+  // status page's request rates.
+  std::function<uint64_t()> grpc_calls;
   // Who may call (docs/auth.md); null: auth is off, every request is allowed.
   const auth::Authenticator* authenticator = nullptr;
   // A remote or S3 tier is configured: CAS calls may wait on the network.

@@ -3,22 +3,12 @@
 #include <chrono>
 #include <cstdio>
 
+#include "util/prometheus.h"
+
 namespace cycas::api::http {
 namespace {
 
-void AppendF(std::string& out, const char* fmt, auto... args) {
-  char buf[512];
-  int n = std::snprintf(buf, sizeof buf, fmt, args...);
-  if (n > 0)
-    out.append(buf, static_cast<size_t>(n) < sizeof buf ? static_cast<size_t>(n) : sizeof buf - 1);
-}
-
 using ull = unsigned long long;
-
-void Metric(std::string& out, const char* name, const char* type, const char* help, uint64_t v) {
-  AppendF(out, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type, name,
-          static_cast<ull>(v));
-}
 
 }  // namespace
 
@@ -41,51 +31,55 @@ void AppendStoreMetrics(const StatusPageInputs& in, std::string& out) {
       AppendF(out, "cycas_tier_misses_total{tier=\"engine\"} %llu\n",
               static_cast<ull>(in.engine->Stats().misses));
     }
-    Metric(out, "cycas_ram_bytes", "gauge", "Bytes held by the RAM tier.", in.ram->bytes_used());
-    Metric(out, "cycas_ram_capacity_bytes", "gauge", "Capacity of the RAM tier.", in.ram_capacity);
+    AppendMetric(out, "cycas_ram_bytes", "gauge", "Bytes held by the RAM tier.",
+                 in.ram->bytes_used());
+    AppendMetric(out, "cycas_ram_capacity_bytes", "gauge", "Capacity of the RAM tier.",
+                 in.ram_capacity);
   }
   for (const TierReport* t : in.tier_reports) t->RenderPrometheus(out);
   if (in.engine == nullptr) return;
   engine::EngineStatsSnapshot s = in.engine->Stats();
-  Metric(out, "cycas_engine_objects", "gauge",
-         "Directory entries in use (objects, fragments and records).", s.directory_entries_used);
-  Metric(out, "cycas_engine_directory_capacity", "gauge", "Directory entries available.",
-         s.directory_capacity);
-  Metric(out, "cycas_engine_directory_bytes", "gauge", "Memory held by the directories.",
-         s.directory_bytes);
-  Metric(out, "cycas_engine_ring_bytes", "gauge", "Bytes of the rings (store capacity).",
-         s.ring_bytes);
-  Metric(out, "cycas_engine_docs_written_total", "counter", "Docs written.", s.docs_written);
-  Metric(out, "cycas_engine_written_bytes_total", "counter",
-         "Bytes written to the store, padding included.", s.bytes_written);
-  Metric(out, "cycas_engine_batches_written_total", "counter", "Aggregated writes.",
-         s.batches_written);
-  Metric(out, "cycas_engine_syncs_total", "counter", "fdatasync calls.", s.syncs);
+  AppendMetric(out, "cycas_engine_objects", "gauge",
+               "Directory entries in use (objects, fragments and records).",
+               s.directory_entries_used);
+  AppendMetric(out, "cycas_engine_directory_capacity", "gauge", "Directory entries available.",
+               s.directory_capacity);
+  AppendMetric(out, "cycas_engine_directory_bytes", "gauge", "Memory held by the directories.",
+               s.directory_bytes);
+  AppendMetric(out, "cycas_engine_ring_bytes", "gauge", "Bytes of the rings (store capacity).",
+               s.ring_bytes);
+  AppendMetric(out, "cycas_engine_docs_written_total", "counter", "Docs written.", s.docs_written);
+  AppendMetric(out, "cycas_engine_written_bytes_total", "counter",
+               "Bytes written to the store, padding included.", s.bytes_written);
+  AppendMetric(out, "cycas_engine_batches_written_total", "counter", "Aggregated writes.",
+               s.batches_written);
+  AppendMetric(out, "cycas_engine_syncs_total", "counter", "fdatasync calls.", s.syncs);
   AppendF(out,
           "# HELP cycas_engine_sync_seconds_total Time spent in fdatasync.\n"
           "# TYPE cycas_engine_sync_seconds_total counter\ncycas_engine_sync_seconds_total %.6f\n",
           static_cast<double>(s.sync_micros) / 1e6);
-  Metric(out, "cycas_engine_reads_total", "counter", "Object reads.", s.reads);
-  Metric(out, "cycas_engine_hits_total", "counter", "Lookups that found an object.", s.hits);
-  Metric(out, "cycas_engine_misses_total", "counter", "Lookups that found nothing.", s.misses);
-  Metric(out, "cycas_engine_validation_failures_total", "counter",
-         "Docs that failed validation on read (served as misses).", s.validation_failures);
-  Metric(out, "cycas_engine_evictions_total", "counter",
-         "Directory entries removed ahead of the write cursor.", s.directory_evictions);
-  Metric(out, "cycas_engine_wraps_total", "counter", "Times a ring's write cursor wrapped.",
-         s.wraps);
-  Metric(out, "cycas_engine_copy_forward_objects_total", "counter",
-         "Objects copied forward to survive eviction.", s.copy_forward_objects);
-  Metric(out, "cycas_engine_copy_forward_bytes_total", "counter", "Bytes copied forward.",
-         s.copy_forward_bytes);
+  AppendMetric(out, "cycas_engine_reads_total", "counter", "Object reads.", s.reads);
+  AppendMetric(out, "cycas_engine_hits_total", "counter", "Lookups that found an object.", s.hits);
+  AppendMetric(out, "cycas_engine_misses_total", "counter", "Lookups that found nothing.",
+               s.misses);
+  AppendMetric(out, "cycas_engine_validation_failures_total", "counter",
+               "Docs that failed validation on read (served as misses).", s.validation_failures);
+  AppendMetric(out, "cycas_engine_evictions_total", "counter",
+               "Directory entries removed ahead of the write cursor.", s.directory_evictions);
+  AppendMetric(out, "cycas_engine_wraps_total", "counter", "Times a ring's write cursor wrapped.",
+               s.wraps);
+  AppendMetric(out, "cycas_engine_copy_forward_objects_total", "counter",
+               "Objects copied forward to survive eviction.", s.copy_forward_objects);
+  AppendMetric(out, "cycas_engine_copy_forward_bytes_total", "counter", "Bytes copied forward.",
+               s.copy_forward_bytes);
   // A backlog here is write load still to come, and objects that may yet be evicted.
-  Metric(out, "cycas_engine_copy_forward_queued", "gauge",
-         "Touched objects waiting to be copied forward.", s.copy_forward_queued);
-  Metric(out, "cycas_engine_io_errors_total", "counter", "I/O errors.", s.io_errors);
-  Metric(out, "cycas_engine_snapshots_total", "counter", "Directory snapshots written.",
-         s.snapshots);
-  Metric(out, "cycas_engine_replayed_docs", "gauge", "Docs replayed at the last recovery.",
-         s.replayed_docs);
+  AppendMetric(out, "cycas_engine_copy_forward_queued", "gauge",
+               "Touched objects waiting to be copied forward.", s.copy_forward_queued);
+  AppendMetric(out, "cycas_engine_io_errors_total", "counter", "I/O errors.", s.io_errors);
+  AppendMetric(out, "cycas_engine_snapshots_total", "counter", "Directory snapshots written.",
+               s.snapshots);
+  AppendMetric(out, "cycas_engine_replayed_docs", "gauge", "Docs replayed at the last recovery.",
+               s.replayed_docs);
   AppendF(out,
           "# HELP cycas_engine_recovery_seconds Time the last open spent recovering.\n"
           "# TYPE cycas_engine_recovery_seconds gauge\ncycas_engine_recovery_seconds %.6f\n",
@@ -189,14 +183,16 @@ std::string BuildStatusJson(const StatusPageInputs& in) {
     first = false;
   }
   j += "}";
+  AppendF(j, ",\"grpc\":{\"calls\":%llu}", static_cast<ull>(in.grpc_calls));
   j += ",\"history\":[";
   first = true;
   for (const MetricsSample& h : m.History()) {
     AppendF(j, "%s{\"t\":%.3f,\"requests\":%llu,\"hits\":%llu,\"misses\":%llu,\"errors\":%llu",
             first ? "" : ",", h.unix_seconds, static_cast<ull>(h.requests),
             static_cast<ull>(h.hits), static_cast<ull>(h.misses), static_cast<ull>(h.errors));
-    AppendF(j, ",\"bytes_in\":%llu,\"bytes_out\":%llu}", static_cast<ull>(h.bytes_in),
-            static_cast<ull>(h.bytes_out));
+    AppendF(j, ",\"bytes_in\":%llu,\"bytes_out\":%llu,\"grpc_calls\":%llu}",
+            static_cast<ull>(h.bytes_in), static_cast<ull>(h.bytes_out),
+            static_cast<ull>(h.grpc_calls));
     first = false;
   }
   j += "]}";
@@ -230,7 +226,7 @@ svg.chart{width:100%;height:70px;background:#141a20;border-radius:4px}
 <main>
 <section><h2>Cache</h2><div class="big" id="hitratio">&ndash;</div><div>hit ratio (HTTP cache reads)</div>
 <div class="kv" id="cache"></div></section>
-<section><h2>Requests per second</h2><svg class="chart" id="c_rate" viewBox="0 0 300 70" preserveAspectRatio="none"></svg>
+<section><h2>Requests per second (<span style="color:#7ee787">HTTP</span>, <span style="color:#58a6ff">gRPC</span>)</h2><svg class="chart" id="c_rate" viewBox="0 0 300 70" preserveAspectRatio="none"></svg>
 <div class="kv" id="rates"></div></section>
 <section><h2>Hit ratio over time</h2><svg class="chart" id="c_hit" viewBox="0 0 300 70" preserveAspectRatio="none"></svg></section>
 <section><h2>Throughput (MB/s in / out)</h2><svg class="chart" id="c_bytes" viewBox="0 0 300 70" preserveAspectRatio="none"></svg></section>
@@ -264,20 +260,21 @@ function ring(i,s){
     "</svg><br>stripe "+i+" &middot; cycle "+s.cycle+"<br>"+(100*frac).toFixed(1)+"% &middot; "+fmtNum(s.entries)+" entries</div>";}
 function render(d){
   const h=d.http,e=d.engine,ram=d.ram;
-  $("summary").textContent="up "+fmtDur(d.uptime_seconds)+" \u00b7 "+fmtNum(h.requests)+" requests \u00b7 "+h.connections_open+" connections";
+  $("summary").textContent="up "+fmtDur(d.uptime_seconds)+" \u00b7 "+fmtNum(h.requests)+" HTTP requests \u00b7 "+fmtNum(d.grpc.calls)+" gRPC calls \u00b7 "+h.connections_open+" connections";
   $("updated").textContent="updated "+new Date(d.now*1000).toLocaleTimeString();
   $("hitratio").textContent=(h.hits+h.misses)?(100*h.hit_ratio).toFixed(1)+"%":"\u2013";
   kv($("cache"),[["hits",fmtNum(h.hits)],["misses",fmtNum(h.misses)],["objects",e?fmtNum(e.objects):"\u2013"],
     ["bytes received",fmtBytes(h.bytes_in)],["bytes sent",fmtBytes(h.bytes_out)]]);
-  const hist=d.history.slice(),rate=[],hit=[],bin=[],bout=[];
-  hist.push({t:d.now,requests:h.requests,hits:h.hits,misses:h.misses,errors:h.errors,bytes_in:h.bytes_in,bytes_out:h.bytes_out});
+  const hist=d.history.slice(),rate=[],grate=[],hit=[],bin=[],bout=[];
+  hist.push({t:d.now,requests:h.requests,hits:h.hits,misses:h.misses,errors:h.errors,bytes_in:h.bytes_in,bytes_out:h.bytes_out,grpc_calls:d.grpc.calls});
   for(let i=1;i<hist.length;i++){const a=hist[i-1],b=hist[i],dt=Math.max(b.t-a.t,0.001);
-    rate.push((b.requests-a.requests)/dt);const lk=(b.hits-a.hits)+(b.misses-a.misses);hit.push(lk?(b.hits-a.hits)/lk:0);
+    rate.push((b.requests-a.requests)/dt);grate.push((b.grpc_calls-a.grpc_calls)/dt);const lk=(b.hits-a.hits)+(b.misses-a.misses);hit.push(lk?(b.hits-a.hits)/lk:0);
     bin.push((b.bytes_in-a.bytes_in)/dt/1e6);bout.push((b.bytes_out-a.bytes_out)/dt/1e6);}
-  chart($("c_rate"),[rate],["#7ee787"]);chart($("c_hit"),[hit],["#3d7bd9"],1);chart($("c_bytes"),[bin,bout],["#f0b429","#d2a8ff"]);
-  const last=rate.length?rate[rate.length-1]:0;
-  kv($("rates"),[["now",fmtNum(last)+"/s"],["last "+Math.round((hist[hist.length-1].t-hist[0].t)/60)+" min avg",
-    fmtNum(rate.length?rate.reduce((x,y)=>x+y,0)/rate.length:0)+"/s"]]);
+  chart($("c_rate"),[rate,grate],["#7ee787","#58a6ff"]);chart($("c_hit"),[hit],["#3d7bd9"],1);chart($("c_bytes"),[bin,bout],["#f0b429","#d2a8ff"]);
+  const last=s=>s.length?s[s.length-1]:0,avg=s=>s.length?s.reduce((x,y)=>x+y,0)/s.length:0;
+  const mins=Math.round((hist[hist.length-1].t-hist[0].t)/60);
+  kv($("rates"),[["HTTP now",fmtNum(last(rate))+"/s"],["HTTP, last "+mins+" min avg",fmtNum(avg(rate))+"/s"],
+    ["gRPC now",fmtNum(last(grate))+"/s"],["gRPC, last "+mins+" min avg",fmtNum(avg(grate))+"/s"]]);
   const tiers=[];
   if(ram)tiers.push(["RAM tier",fmtBytes(ram.bytes_used)+" / "+fmtBytes(ram.capacity)],["RAM hits / misses",fmtNum(ram.hits)+" / "+fmtNum(ram.misses)]);
   if(e){tiers.push(["disk ring",fmtBytes(e.ring_bytes)],["directory",fmtNum(e.objects)+" / "+fmtNum(e.directory_capacity)],

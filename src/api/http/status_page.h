@@ -18,6 +18,7 @@ struct StatusPageInputs {
   MemoryBlobStore* ram = nullptr;    // may be null
   uint64_t ram_capacity = 0;
   std::vector<const TierReport*> tier_reports;  // further tiers (S3), each rendered as it reports
+  uint64_t grpc_calls = 0;                      // answered by the gRPC front-ends so far
 };
 
 // Appends engine and RAM-tier metrics in Prometheus text format.

@@ -93,4 +93,20 @@ void ReapiServices::Register(grpc::ServerBuilder& builder) {
   builder.RegisterService(&bytestream_);
 }
 
+void ReapiServices::RenderPrometheus(std::string& out) const {
+  UploadSpool::Usage u = spool_->usage();
+  AppendMetric(out, "cycas_reapi_uploads_active", "gauge", "ByteStream uploads being written now.",
+               u.active);
+  AppendMetric(out, "cycas_reapi_upload_memory_bytes", "gauge",
+               "Memory the live ByteStream uploads' resumable copies hold (bounded by "
+               "reapi.upload_memory).",
+               spool_->memory_used());
+  AppendMetric(out, "cycas_reapi_upload_memory_limit_bytes", "gauge", "reapi.upload_memory.",
+               options_.uploads.memory_bytes);
+  AppendMetric(out, "cycas_reapi_kept_uploads", "gauge",
+               "Interrupted ByteStream uploads kept on disk so that they can be resumed.", u.kept);
+  AppendMetric(out, "cycas_reapi_kept_upload_bytes", "gauge",
+               "Bytes of the interrupted uploads kept on disk.", u.kept_bytes);
+}
+
 }  // namespace cycas::api::reapi

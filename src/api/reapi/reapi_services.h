@@ -16,6 +16,7 @@
 #include "cas/action_cache.h"
 #include "cas/cas_store.h"
 #include "util/config.h"
+#include "util/prometheus.h"
 
 namespace cycas::api::reapi {
 
@@ -23,7 +24,8 @@ namespace cycas::api::reapi {
 // cas.max_blob_size) into ReapiOptions; INVALID_ARGUMENT names a bad option.
 Result<ReapiOptions> ReapiOptionsFromConfig(const Config& config);
 
-class ReapiServices {
+// Also a MetricsSource: the upload spool's figures, for /metrics.
+class ReapiServices : public MetricsSource {
  public:
   // Opens the upload spool (options.uploads.dir), recovering kept partial uploads.
   static Result<std::unique_ptr<ReapiServices>> Create(ReapiOptions options, CasStore* cas,
@@ -34,6 +36,8 @@ class ReapiServices {
 
   const ReapiOptions& options() const { return options_; }
   UploadSpool& uploads() { return *spool_; }
+
+  void RenderPrometheus(std::string& out) const override;
 
  private:
   ReapiServices(ReapiOptions options, CasStore* cas, ActionCache* action_cache,

@@ -579,18 +579,18 @@ void UploadSpool::Sweep() {
   }
 }
 
-size_t UploadSpool::kept_count() {
+UploadSpool::Usage UploadSpool::usage() {
   std::lock_guard lk(mu_);
-  size_t n = 0;
-  for (const auto& [k, e] : entries_) n += e.active ? 0 : 1;
-  return n;
-}
-
-uint64_t UploadSpool::kept_bytes() {
-  std::lock_guard lk(mu_);
-  uint64_t n = 0;
-  for (const auto& [k, e] : entries_) n += e.active ? 0 : e.durable;
-  return n;
+  Usage u;
+  for (const auto& [k, e] : entries_) {
+    if (e.active) {
+      u.active++;
+    } else {
+      u.kept++;
+      u.kept_bytes += e.durable;
+    }
+  }
+  return u;
 }
 
 void UploadSpool::JanitorLoop() {

@@ -186,9 +186,15 @@ class UploadSpool {
   // max_uploads. Runs periodically and after every kept prefix.
   void Sweep();
 
-  // Number of kept (not active) prefixes and their total bytes, for tests and status.
-  size_t kept_count();
-  uint64_t kept_bytes();
+  // What the spool holds, for /metrics and tests.
+  struct Usage {
+    size_t active = 0;  // uploads a stream is writing now
+    size_t kept = 0;    // prefixes kept for a resumption (not active)
+    uint64_t kept_bytes = 0;
+  };
+  Usage usage();
+  size_t kept_count() { return usage().kept; }
+  uint64_t kept_bytes() { return usage().kept_bytes; }
   // Bytes live uploads hold in memory (within Options::memory_bytes).
   uint64_t memory_used() const { return memory_used_.load(std::memory_order_relaxed); }
 

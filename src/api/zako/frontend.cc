@@ -69,7 +69,8 @@ Result<std::unique_ptr<ZakoFrontend>> ZakoFrontend::Create(
 
   auto non_negative = [&](const char* key) -> Result<int64_t> {
     int64_t v = config.GetInt(key);
-    if (v < 0) return Status::InvalidArgument(std::string(key) + " must be >= 0, got " + std::to_string(v));
+    if (v < 0)
+      return Status::InvalidArgument(std::string(key) + " must be >= 0, got " + std::to_string(v));
     return v;
   };
   ASSIGN_OR_RETURN(int64_t max_tokens, non_negative("zako.max_tokens"));
@@ -83,14 +84,14 @@ Result<std::unique_ptr<ZakoFrontend>> ZakoFrontend::Create(
   uint64_t max_message = config.GetBytes("server.grpc_max_message");
   // A data message is the chunk plus a few bytes of framing.
   if (chunk == 0 || chunk + 64 > max_message) {
-    return Status::InvalidArgument("zako.chunk_size must be between 1 byte and "
-                                   "server.grpc_max_message minus 64 bytes (" +
-                                   std::to_string(max_message - 64) + "), got " +
-                                   std::to_string(chunk));
+    return Status::InvalidArgument(
+        "zako.chunk_size must be between 1 byte and "
+        "server.grpc_max_message minus 64 bytes (" +
+        std::to_string(max_message - 64) + "), got " + std::to_string(chunk));
   }
 
-  f->tokens_ = std::make_unique<TokenTable>(
-      TokenTableOptions{ttl, static_cast<size_t>(max_tokens)});
+  f->tokens_ =
+      std::make_unique<TokenTable>(TokenTableOptions{ttl, static_cast<size_t>(max_tokens)});
   f->pool_ = std::make_unique<CheckPool>(CoresOr(parallelism));
   f->parked_ = std::make_unique<ParkedUploads>(
       ParkedUploadsOptions{config.GetDuration("zako.resume_ttl"), static_cast<size_t>(max_parked)});
@@ -112,7 +113,8 @@ void ZakoFrontend::RegisterServices(grpc::ServerBuilder* builder) {
 }
 
 Status ZakoFrontend::Start(const std::shared_ptr<grpc::ServerCredentials>& credentials,
-                           int max_message_size, const std::string& main_listen, int main_port) {
+                           int max_message_size, const std::string& main_listen, int main_port,
+                           GrpcMetrics* metrics) {
   std::string listen_option = "server.listen";
   std::string listen = main_listen;
   if (transport_listen_.empty()) {
@@ -124,6 +126,7 @@ Status ZakoFrontend::Start(const std::shared_ptr<grpc::ServerCredentials>& crede
     builder.SetMaxReceiveMessageSize(max_message_size);
     builder.SetMaxSendMessageSize(max_message_size);
     builder.RegisterService(transport_service_.get());
+    if (metrics != nullptr) metrics->InstallOn(builder);
     builder.AddListeningPort(transport_listen_, credentials, &transport_port_);
     transport_server_ = builder.BuildAndStart();
     if (!transport_server_ || transport_port_ == 0) {
@@ -152,7 +155,8 @@ Status ZakoFrontend::Start(const std::shared_ptr<grpc::ServerCredentials>& crede
     ASSIGN_OR_RETURN(ip, AdvertisableIp(listen_option, listen));
   }
   ::zako::v1::net::SocketAddress address;
-  RETURN_IF_ERROR(SocketAddressToProto(ip, port, &address).WithContext("advertised transport address"));
+  RETURN_IF_ERROR(
+      SocketAddressToProto(ip, port, &address).WithContext("advertised transport address"));
   advertised_ = JoinHostPort(ip, port);
   cas_service_->SetTransportAddress(address);
   LOG(kInfo, "zako transport listening")

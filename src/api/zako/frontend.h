@@ -6,6 +6,8 @@
 // place so server.cc only registers, starts and stops it.
 #pragma once
 
+#include <grpcpp/grpcpp.h>
+
 #include <chrono>
 #include <map>
 #include <memory>
@@ -13,14 +15,13 @@
 #include <string>
 #include <thread>
 
-#include <grpcpp/grpcpp.h>
-
+#include "api/grpc_metrics.h"
 #include "api/zako/cas_service.h"
-#include "cas/check_pool.h"
 #include "api/zako/parked_uploads.h"
 #include "api/zako/token_table.h"
 #include "api/zako/transport_service.h"
 #include "cas/cas_store.h"
+#include "cas/check_pool.h"
 #include "util/config.h"
 
 namespace cycas::api::zako {
@@ -41,8 +42,9 @@ class ZakoFrontend {
   // address is `main_listen`). Starts the separate Transport listener if one
   // is configured, with the same credentials and message limit, and fixes
   // the address GetTransportDetails advertises.
+  // `metrics` (may be null) counts the separate listener's calls too.
   Status Start(const std::shared_ptr<grpc::ServerCredentials>& credentials, int max_message_size,
-               const std::string& main_listen, int main_port);
+               const std::string& main_listen, int main_port, GrpcMetrics* metrics = nullptr);
 
   // Listener ports by name: {"transport": port}.
   std::map<std::string, int> ports() const;
