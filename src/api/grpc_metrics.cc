@@ -1,5 +1,7 @@
 #include "api/grpc_metrics.h"
 
+#include <grpcpp/generic/async_generic_service.h>
+
 #include <functional>
 #include <vector>
 
@@ -8,27 +10,53 @@ namespace {
 
 namespace ex = grpc::experimental;
 
+// The label for calls of methods no service registered. gRPC hands those to
+// an internal generic service, whose method() is the name the client sent, in
+// memory of that call: never a label, never a key (a later call's name may
+// lie at the same address).
+constexpr char kUnimplemented[] = "unimplemented";
+
 class MetricsInterceptor : public ex::Interceptor {
  public:
-  MetricsInterceptor(GrpcMetrics* metrics, const char* method)
-      : metrics_(metrics), method_(method), start_(std::chrono::steady_clock::now()) {}
+  MetricsInterceptor(GrpcMetrics* metrics, ex::ServerRpcInfo* info)
+      : metrics_(metrics),
+        info_(info),
+        method_(IsGeneric(info) ? kUnimplemented : info->method()),
+        start_(std::chrono::steady_clock::now()) {}
   ~MetricsInterceptor() override {
     if (!recorded_) metrics_->Record(method_, grpc::StatusCode::CANCELLED, Elapsed());
   }
 
   void Intercept(ex::InterceptorBatchMethods* methods) override {
-    if (!recorded_ &&
-        methods->QueryInterceptionHookPoint(ex::InterceptionHookPoints::PRE_SEND_STATUS)) {
+    // The hook point first: other hooks of a callback call may run on another
+    // thread, and only this one touches recorded_.
+    if (methods->QueryInterceptionHookPoint(ex::InterceptionHookPoints::PRE_SEND_STATUS) &&
+        !recorded_) {
       recorded_ = true;
-      metrics_->Record(method_, methods->GetSendStatus().error_code(), Elapsed());
+      metrics_->Record(method_, OutcomeOf(methods->GetSendStatus().error_code()), Elapsed());
     }
     methods->Proceed();
   }
 
  private:
+  static bool IsGeneric(ex::ServerRpcInfo* info) {
+    grpc::ServerContextBase* c = info->server_context();
+    return dynamic_cast<grpc::GenericServerContext*>(c) != nullptr ||
+           dynamic_cast<grpc::GenericCallbackServerContext*>(c) != nullptr;
+  }
+  // A handler sends its own status even when the client has gone or its
+  // deadline has passed (the client then sees CANCELLED or DEADLINE_EXCEEDED,
+  // not that status): count what the client saw.
+  grpc::StatusCode OutcomeOf(grpc::StatusCode sent) const {
+    grpc::ServerContextBase* c = info_->server_context();
+    if (c == nullptr || !c->IsCancelled()) return sent;
+    return c->deadline() <= std::chrono::system_clock::now() ? grpc::StatusCode::DEADLINE_EXCEEDED
+                                                             : grpc::StatusCode::CANCELLED;
+  }
   std::chrono::nanoseconds Elapsed() const { return std::chrono::steady_clock::now() - start_; }
 
   GrpcMetrics* metrics_;
+  ex::ServerRpcInfo* info_;
   const char* method_;
   std::chrono::steady_clock::time_point start_;
   bool recorded_ = false;
@@ -38,7 +66,7 @@ class MetricsInterceptorFactory : public ex::ServerInterceptorFactoryInterface {
  public:
   explicit MetricsInterceptorFactory(GrpcMetrics* metrics) : metrics_(metrics) {}
   ex::Interceptor* CreateServerInterceptor(ex::ServerRpcInfo* info) override {
-    return new MetricsInterceptor(metrics_, info->method());
+    return new MetricsInterceptor(metrics_, info);
   }
 
  private:
@@ -66,9 +94,11 @@ const char* CodeName(size_t code) {
   return code < GrpcMetrics::kCodes ? kNames[code] : "UNKNOWN";
 }
 
-// Method names come from clients (an unknown method's name is whatever was
-// asked for): keep only what is safe inside a quoted label value.
+// Only registered methods' names (and kUnimplemented) reach this, but Record
+// is public: keep only what is safe inside a quoted label value, and never
+// "other", the overflow's label.
 std::string LabelSafe(std::string_view s) {
+  if (s == "other") return "_other";
   std::string out;
   for (char c : s.substr(0, 128)) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -81,6 +111,8 @@ std::string LabelSafe(std::string_view s) {
 }  // namespace
 
 void GrpcMetrics::InstallOn(grpc::ServerBuilder& builder) {
+  // SetInterceptorCreators replaces what was set before: a second interceptor
+  // must be added here, to the same list.
   std::vector<std::unique_ptr<ex::ServerInterceptorFactoryInterface>> creators;
   creators.push_back(std::make_unique<MetricsInterceptorFactory>(this));
   builder.experimental().SetInterceptorCreators(std::move(creators));

@@ -2,15 +2,16 @@
 // method and status code, and how long they took, for /metrics.
 //
 // Counted by a server interceptor rather than in the handlers, so that every
-// call is seen the same way, including those that auth refuses before any of
-// our code looks at them. The latency is from the moment gRPC hands the call
-// to the server to the moment the status is sent; a call that ends without a
-// status (the client went away) is counted as CANCELLED.
+// call is seen the same way, including those that auth refuses. The latency is
+// from the moment gRPC hands the call to the server to the moment the status
+// is sent. The code is what the client saw: a call it cancelled, or whose
+// deadline passed, counts as CANCELLED or DEADLINE_EXCEEDED whatever status
+// the handler sent (and as CANCELLED if none was sent).
 //
-// Bounded: at most kMaxMethods distinct method names are kept (a server
-// registers about twenty); calls to others (unknown methods a client may
-// invent) are counted under "other". Updates are lock-free once a method has
-// been seen. Thread-safe.
+// Bounded: calls of methods no service registered (names a client may invent)
+// all count as method="unimplemented"; at most kMaxMethods names are kept (a
+// server registers about twenty), and calls beyond them count as "other".
+// Updates are lock-free once a method has been seen. Thread-safe.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -38,6 +39,8 @@ class GrpcMetrics : public MetricsSource {
   void InstallOn(grpc::ServerBuilder& builder);
 
   // One finished call of `method` (gRPC's full name, "/package.Service/Method").
+  // The pointer is remembered: it must stay valid, and name the same method,
+  // as long as this object lives (as registered methods' names do).
   void Record(const char* method, grpc::StatusCode code, std::chrono::nanoseconds latency);
 
   void RenderPrometheus(std::string& out) const override;

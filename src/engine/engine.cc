@@ -637,6 +637,12 @@ Status Engine::SnapshotAll() {
 
 EngineStatsSnapshot Engine::Stats() {
   EngineStatsSnapshot r{};
+  // Before the counters: an empty queue then means every copy-forward it held
+  // is already in bytes_written.
+  {
+    std::lock_guard lk(cf_mu_);
+    r.copy_forward_queued = cf_queue_.size() + (cf_busy_ ? 1 : 0);
+  }
   r.docs_written = stats_.docs_written;
   r.bytes_written = stats_.bytes_written;
   r.batches_written = stats_.batches_written;
@@ -650,10 +656,6 @@ EngineStatsSnapshot Engine::Stats() {
   r.wraps = stats_.wraps;
   r.copy_forward_objects = stats_.copy_forward_objects;
   r.copy_forward_bytes = stats_.copy_forward_bytes;
-  {
-    std::lock_guard lk(cf_mu_);
-    r.copy_forward_queued = cf_queue_.size() + (cf_busy_ ? 1 : 0);
-  }
   r.io_errors = stats_.io_errors;
   r.sync_failures = stats_.sync_failures;
   r.snapshots = stats_.snapshots;

@@ -6,11 +6,13 @@
 
 #include <cstring>
 #include <string>
+#include <thread>
 
 #include "build/bazel/remote/execution/v2/remote_execution.grpc.pb.h"
 #include "client/zako_client.h"
 #include "cycasd_process.h"
 #include "digest/digest.h"
+#include "google/bytestream/bytestream.grpc.pb.h"
 #include "http_conn.h"
 #include "raw_grpc.h"
 
@@ -90,7 +92,42 @@ TEST(MetricsE2ETest, GrpcCallsOfEveryListenerAreCountedByMethodAndCode) {
     ASSERT_TRUE(r.ok()) << r.status().message();
   }
 
-  std::string after = scrape();
+  // Methods nobody registered: one series, whatever names clients invent.
+  for (const char* invented : {"/no.Such/Method", "/no.Such/Other", "other"}) {
+    grpc::ClientContext ctx;
+    EXPECT_EQ(testing::RawUnaryCall(channel, &ctx, invented, "").error_code(),
+              grpc::StatusCode::UNIMPLEMENTED);
+  }
+  {
+    // A Write the client gives up on: its deadline passes mid-stream. The
+    // handler still ends with a status of its own; the client saw
+    // DEADLINE_EXCEEDED, and that is what is counted.
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(300));
+    google::bytestream::WriteResponse resp;
+    auto w = google::bytestream::ByteStream::NewStub(channel)->Write(&ctx, &resp);
+    google::bytestream::WriteRequest req;
+    req.set_resource_name("uploads/5b1e3a8c-0000-4000-8000-000000000001/blobs/" +
+                          std::string(64, 'b') + "/100");
+    req.set_data(std::string(10, 'x'));
+    w->Write(req);
+    std::this_thread::sleep_for(std::chrono::milliseconds(600));
+    EXPECT_EQ(w->Finish().error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  }
+
+  // The server records a call as its status goes out, which for the abandoned
+  // Write may come after the client has given up.
+  std::string after;
+  for (int i = 0; i < 100; i++) {
+    after = scrape();
+    if (Sample(after, Calls(write, "DEADLINE_EXCEEDED")) >= 1) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(count(after, Calls(write, "DEADLINE_EXCEEDED")), 1) << after;
+  EXPECT_EQ(count(after, Calls(write, "OK")), 0) << after;
+  EXPECT_EQ(count(after, Calls("unimplemented", "UNIMPLEMENTED")), 3) << after;
+  EXPECT_EQ(after.find("no.Such"), std::string::npos) << after;
+  EXPECT_EQ(after.find("method=\"other\""), std::string::npos) << after;
   EXPECT_EQ(count(after, Calls(caps, "OK")) - count(before, Calls(caps, "OK")), 2) << after;
   EXPECT_EQ(count(after, Calls(get_ac, "NOT_FOUND")) - count(before, Calls(get_ac, "NOT_FOUND")), 1)
       << after;
@@ -109,7 +146,9 @@ TEST(MetricsE2ETest, GrpcCallsOfEveryListenerAreCountedByMethodAndCode) {
   EXPECT_EQ(Sample(after, "cycas_reapi_uploads_active"), 0) << after;
   EXPECT_EQ(Sample(after, "cycas_reapi_upload_memory_bytes"), 0) << after;
   EXPECT_EQ(Sample(after, "cycas_reapi_upload_memory_limit_bytes"), 256.0 * 1024 * 1024) << after;
-  EXPECT_EQ(Sample(after, "cycas_reapi_kept_uploads"), 0) << after;
+  // The abandoned Write's 10 bytes are kept, so that the client can resume.
+  EXPECT_EQ(Sample(after, "cycas_reapi_kept_uploads"), 1) << after;
+  EXPECT_EQ(Sample(after, "cycas_reapi_kept_upload_bytes"), 10) << after;
   EXPECT_EQ(Sample(after, "cycas_engine_copy_forward_queued"), 0) << after;
 
   // The status page's rates count the gRPC calls too.
