@@ -44,6 +44,7 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <sstream>
 #include <thread>
 #include <unordered_set>
 
@@ -166,7 +167,7 @@ Fetched Fetch(Clients& c, testing::HttpConn& http, const Item& it) {
         out.append(reinterpret_cast<const char*>(b.data()), b.size());
         return Status();
       });
-      if (st.code() == StatusCode::kNotFound) return {Outcome::kMissing, {}, {}};
+      if (st.code() == StatusCode::kNotFound) return {Outcome::kMissing, {}, st.message()};
       if (!st.ok()) return {Outcome::kError, {}, st.message()};
       return {Outcome::kOk, std::move(out), {}};
     }
@@ -181,7 +182,8 @@ Fetched Fetch(Clients& c, testing::HttpConn& http, const Item& it) {
       std::string out;
       while (reader->Read(&resp)) out += resp.data();
       grpc::Status st = reader->Finish();
-      if (st.error_code() == grpc::StatusCode::NOT_FOUND) return {Outcome::kMissing, {}, {}};
+      if (st.error_code() == grpc::StatusCode::NOT_FOUND)
+        return {Outcome::kMissing, {}, st.error_message()};
       if (!st.ok()) return {Outcome::kError, {}, st.error_message()};
       return {Outcome::kOk, std::move(out), {}};
     }
@@ -190,7 +192,7 @@ Fetched Fetch(Clients& c, testing::HttpConn& http, const Item& it) {
       std::string key =
           it.kind == Kind::kHttpCas ? Sha(data).hash() : Sha(SeededBytes(~it.seed, 32)).hash();
       auto r = http.Request("GET", (it.kind == Kind::kHttpCas ? "/cas/" : "/ac/") + key);
-      if (r.status == 404) return {Outcome::kMissing, {}, {}};
+      if (r.status == 404) return {Outcome::kMissing, {}, r.body};
       if (r.status != 200)
         return {Outcome::kError, {}, std::to_string(r.status) + " " + r.error + r.body};
       return {Outcome::kOk, std::move(r.body), {}};
@@ -200,7 +202,8 @@ Fetched Fetch(Clients& c, testing::HttpConn& http, const Item& it) {
       *req.mutable_action_digest() = Sha(SeededBytes(~it.seed, 40));
       v2::ActionResult res;
       grpc::Status st = c.ac->GetActionResult(Clients::Ctx().get(), req, &res);
-      if (st.error_code() == grpc::StatusCode::NOT_FOUND) return {Outcome::kMissing, {}, {}};
+      if (st.error_code() == grpc::StatusCode::NOT_FOUND)
+        return {Outcome::kMissing, {}, st.error_message()};
       if (!st.ok()) return {Outcome::kError, {}, st.error_message()};
       // The result's identity: the referenced output and the exit code chosen.
       std::string id;
@@ -477,7 +480,7 @@ class Driver {
     } else if (f.outcome == Outcome::kMissing && !killed.load() && Required(*it)) {
       lost_++;
       ADD_FAILURE() << "acknowledged " << KindName(it->kind) << " missing during traffic, seed "
-                    << it->seed << " size " << it->size;
+                    << it->seed << " size " << it->size << "; the server said: " << f.error;
     }
   }
 
@@ -539,7 +542,7 @@ class Driver {
           } else {
             lost_++;
             ADD_FAILURE() << "LOST acknowledged " << KindName(it.kind) << " seed " << it.seed
-                          << " size " << it.size;
+                          << " size " << it.size << "; the server said: " << f.error;
           }
         } else if (mode == 1) {
           (f.outcome == Outcome::kOk ? aged_present_ : aged_absent_)++;
@@ -650,6 +653,10 @@ TEST(NetworkCrashLoopTest, AcknowledgedUploadsSurviveSigkillOnEveryFrontEnd) {
   Driver driver(seed, workers);
   std::vector<double> recovery_ms;
   uint64_t wraps_seen = 0, replayed_docs = 0;
+  // Reads that found a Doc failing validation (a miss, never served), from
+  // each cycle's last scrape before the kill: tells a failed read from an
+  // absent entry when something goes missing.
+  uint64_t validation_failures = 0;
 
   for (int cycle = 0; cycle <= cycles; cycle++) {
     auto t0 = Clock::now();
@@ -708,6 +715,7 @@ TEST(NetworkCrashLoopTest, AcknowledgedUploadsSurviveSigkillOnEveryFrontEnd) {
       testing::HttpConn http(clients.http_port, 2000);
       auto m = http.Request("GET", "/metrics");
       wraps_seen += MetricSum(m.body, "cycas_engine_wraps_total");
+      validation_failures += MetricSum(m.body, "cycas_engine_validation_failures_total");
     }
     killed = true;
     server.Kill();
@@ -758,6 +766,20 @@ TEST(NetworkCrashLoopTest, AcknowledgedUploadsSurviveSigkillOnEveryFrontEnd) {
       "recovery (exec to first successful request on every front-end): median %.0f ms, "
       "max %.0f ms\n",
       Percentile(recovery_ms, 0.5), Percentile(recovery_ms, 1.0));
+  std::printf("Docs that failed validation on read (before the kills): %llu\n",
+              static_cast<unsigned long long>(validation_failures));
+  if (driver.lost_ || driver.corrupt_ || driver.fetch_errors_ || driver.errors_while_up_) {
+    // The server's own account of the run (its log spans every cycle).
+    std::istringstream log(server.log());
+    std::vector<std::string> notable;
+    for (std::string line; std::getline(log, line);)
+      if (line.find(" WARN ") != std::string::npos || line.find(" ERROR ") != std::string::npos)
+        notable.push_back(line);
+    size_t from = notable.size() > 60 ? notable.size() - 60 : 0;
+    std::printf("server warnings and errors (last %zu of %zu):\n", notable.size() - from,
+                notable.size());
+    for (size_t i = from; i < notable.size(); i++) std::printf("  %s\n", notable[i].c_str());
+  }
   EXPECT_EQ(driver.lost_, 0u);
   EXPECT_EQ(driver.corrupt_, 0u);
   EXPECT_EQ(driver.fetch_errors_, 0u);
