@@ -3,6 +3,7 @@
 #include <grpcpp/generic/async_generic_service.h>
 
 #include <functional>
+#include <tuple>
 #include <vector>
 
 namespace cycas::api {
@@ -197,6 +198,17 @@ void GrpcMetrics::RenderPrometheus(std::string& out) const {
       AppendF(out, "cycas_grpc_requests_total{method=\"%s\",code=\"%s\"} %llu\n", name.c_str(),
               CodeName(c), static_cast<unsigned long long>(v));
     }
+  }
+  for (const auto& [name, help, pick] :
+       {std::tuple{"cycas_grpc_received_bytes_total", "Blob bytes received in gRPC messages.",
+                   &Payload::received},
+        std::tuple{"cycas_grpc_sent_bytes_total", "Blob bytes sent in gRPC messages.",
+                   &Payload::sent}}) {
+    AppendMetricHeader(out, name, "counter", help);
+    AppendF(out, "%s{service=\"reapi\"} %llu\n", name,
+            static_cast<unsigned long long>((reapi_payload_.*pick).load()));
+    AppendF(out, "%s{service=\"zako\"} %llu\n", name,
+            static_cast<unsigned long long>((zako_payload_.*pick).load()));
   }
   AppendMetricHeader(out, "cycas_grpc_request_duration_seconds", "histogram",
                      "Time from the call's arrival to its status being sent.");

@@ -32,6 +32,17 @@ namespace cycas::api {
 class GrpcMetrics : public MetricsSource {
  public:
   static constexpr size_t kMaxMethods = 64;
+
+  // Blob bytes carried in a front-end's messages, as sent (compressed bytes
+  // when compressed). Counted by the handlers: gRPC does not tell an
+  // interceptor the size of a message it received.
+  struct Payload {
+    std::atomic<uint64_t> received{0}, sent{0};
+    void AddReceived(uint64_t n) { received.fetch_add(n, std::memory_order_relaxed); }
+    void AddSent(uint64_t n) { sent.fetch_add(n, std::memory_order_relaxed); }
+  };
+  enum class FrontEnd { kReapi, kZako };
+  Payload& payload(FrontEnd f) { return f == FrontEnd::kReapi ? reapi_payload_ : zako_payload_; }
   static constexpr size_t kCodes = 17;  // grpc::StatusCode 0 (OK) .. 16 (UNAUTHENTICATED)
 
   // Makes every call of the server that `builder` builds counted here. The
@@ -68,6 +79,7 @@ class GrpcMetrics : public MetricsSource {
   // By the method's name as rendered (LabelSafe); guarded by mu_.
   std::map<std::string, std::unique_ptr<MethodStats>> by_name_;
   MethodStats other_;  // beyond kMaxMethods
+  Payload reapi_payload_, zako_payload_;
 };
 
 }  // namespace cycas::api

@@ -89,6 +89,19 @@ TEST(GrpcMetricsTest, ClientChosenNamesCannotBreakTheTextOrGrowWithoutBound) {
   EXPECT_TRUE(Has(text, "cycas_grpc_requests_total{method=\"other\",code=\"UNKNOWN\"} 1")) << text;
 }
 
+TEST(GrpcMetricsTest, PayloadBytesAreRenderedPerFrontEnd) {
+  GrpcMetrics m;
+  m.payload(GrpcMetrics::FrontEnd::kReapi).AddReceived(100);
+  m.payload(GrpcMetrics::FrontEnd::kReapi).AddSent(7);
+  m.payload(GrpcMetrics::FrontEnd::kZako).AddSent(5);
+  std::string text = Render(m);
+  EXPECT_TRUE(Has(text, "cycas_grpc_received_bytes_total{service=\"reapi\"} 100")) << text;
+  EXPECT_TRUE(Has(text, "cycas_grpc_received_bytes_total{service=\"zako\"} 0")) << text;
+  EXPECT_TRUE(Has(text, "cycas_grpc_sent_bytes_total{service=\"reapi\"} 7")) << text;
+  EXPECT_TRUE(Has(text, "cycas_grpc_sent_bytes_total{service=\"zako\"} 5")) << text;
+  EXPECT_NE(text.find("# TYPE cycas_grpc_sent_bytes_total counter\n"), std::string::npos);
+}
+
 TEST(GrpcMetricsTest, ConcurrentCallsAreAllCounted) {
   GrpcMetrics m;
   static const char* const kMethods[] = {"/a.S/One", "/a.S/Two", "/a.S/Three"};

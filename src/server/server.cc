@@ -215,12 +215,14 @@ Status Server::Start() {
   // REAPI: Capabilities, ContentAddressableStorage, ActionCache, ByteStream (docs/reapi.md).
   ASSIGN_OR_RETURN(auto reapi_options, api::reapi::ReapiOptionsFromConfig(config_));
   reapi_options.authenticator = authenticator_.get();
+  reapi_options.payload = &grpc_metrics_.payload(api::GrpcMetrics::FrontEnd::kReapi);
   ASSIGN_OR_RETURN(reapi_, api::reapi::ReapiServices::Create(std::move(reapi_options), cas_.get(),
                                                              action_cache_.get()));
   reapi_->Register(builder);
   // zako: ContentAddressableStorage, and Transport on its own listener (docs/zako-protocol.md).
-  ASSIGN_OR_RETURN(zako_,
-                   api::zako::ZakoFrontend::Create(config_, cas_.get(), authenticator_.get()));
+  ASSIGN_OR_RETURN(zako_, api::zako::ZakoFrontend::Create(
+                              config_, cas_.get(), authenticator_.get(),
+                              &grpc_metrics_.payload(api::GrpcMetrics::FrontEnd::kZako)));
   zako_->RegisterServices(&builder);
   ASSIGN_OR_RETURN(auto credentials, GrpcServerCredentials(config_));
 

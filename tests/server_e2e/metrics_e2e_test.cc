@@ -90,6 +90,47 @@ TEST(MetricsE2ETest, GrpcCallsOfEveryListenerAreCountedByMethodAndCode) {
       return n;
     });
     ASSERT_TRUE(r.ok()) << r.status().message();
+    std::string back;
+    ASSERT_TRUE((*zako)
+                    ->Download(d, 0, std::nullopt,
+                               [&](std::span<const uint8_t> b) {
+                                 back.append(reinterpret_cast<const char*>(b.data()), b.size());
+                                 return Status();
+                               })
+                    .ok());
+    EXPECT_EQ(back, data);
+  }
+  {
+    // 7 blob bytes in through BatchUpdateBlobs, out through BatchReadBlobs
+    // and ByteStream Read.
+    auto cas = v2::ContentAddressableStorage::NewStub(channel);
+    const std::string blob = "payload";
+    v2::Digest d;
+    d.set_hash(Digest::Of(DigestFunction::kSha256, blob).hex());
+    d.set_size_bytes(static_cast<int64_t>(blob.size()));
+    v2::BatchUpdateBlobsRequest up;
+    auto* one = up.add_requests();
+    *one->mutable_digest() = d;
+    one->set_data(blob);
+    v2::BatchUpdateBlobsResponse upr;
+    grpc::ClientContext c1;
+    ASSERT_TRUE(cas->BatchUpdateBlobs(&c1, up, &upr).ok());
+    v2::BatchReadBlobsRequest rd;
+    *rd.add_digests() = d;
+    v2::BatchReadBlobsResponse rdr;
+    grpc::ClientContext c2;
+    ASSERT_TRUE(cas->BatchReadBlobs(&c2, rd, &rdr).ok());
+    ASSERT_EQ(rdr.responses_size(), 1);
+    EXPECT_EQ(rdr.responses(0).data(), blob);
+    grpc::ClientContext c3;
+    google::bytestream::ReadRequest bsr;
+    bsr.set_resource_name("blobs/" + d.hash() + "/7");
+    auto reader = google::bytestream::ByteStream::NewStub(channel)->Read(&c3, bsr);
+    google::bytestream::ReadResponse part;
+    std::string got;
+    while (reader->Read(&part)) got += part.data();
+    ASSERT_TRUE(reader->Finish().ok());
+    EXPECT_EQ(got, blob);
   }
 
   // Methods nobody registered: one series, whatever names clients invent.
@@ -141,6 +182,13 @@ TEST(MetricsE2ETest, GrpcCallsOfEveryListenerAreCountedByMethodAndCode) {
             2)
       << after;
   EXPECT_EQ(Sample(after, hist + "_bucket{method=\"" + upload + "\",le=\"+Inf\"}"), 1) << after;
+
+  // Blob bytes by front-end: REAPI received the batch's 7 and the abandoned
+  // Write's 10, and sent 7 twice; zako moved 5,000 each way.
+  EXPECT_EQ(Sample(after, "cycas_grpc_received_bytes_total{service=\"reapi\"}"), 17) << after;
+  EXPECT_EQ(Sample(after, "cycas_grpc_sent_bytes_total{service=\"reapi\"}"), 14) << after;
+  EXPECT_EQ(Sample(after, "cycas_grpc_received_bytes_total{service=\"zako\"}"), 5000) << after;
+  EXPECT_EQ(Sample(after, "cycas_grpc_sent_bytes_total{service=\"zako\"}"), 5000) << after;
 
   // The upload spool's figures, from the REAPI front-end.
   EXPECT_EQ(Sample(after, "cycas_reapi_uploads_active"), 0) << after;

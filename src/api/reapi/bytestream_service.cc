@@ -103,6 +103,9 @@ ByteStreamService::ByteStreamService(CasStore* cas, UploadSpool* spool, const Re
 
 grpc::Status ByteStreamService::Read(grpc::ServerContext* context, const bs::ReadRequest* request,
                                      grpc::ServerWriter<bs::ReadResponse>* writer) {
+  auto CountSent = [this](uint64_t n) {
+    if (options_->payload != nullptr) options_->payload->AddSent(n);
+  };
   // Who first (so a stranger learns nothing, not even what parses), then,
   // once the resource name gives the instance, whether they may read it.
   auto caller = IdentifyCaller(options_->authenticator, *context);
@@ -166,6 +169,7 @@ grpc::Status ByteStreamService::Read(grpc::ServerContext* context, const bs::Rea
       st = read_into(pos, n, resp.mutable_data());
       if (!st.ok()) return ToGrpcStatus(st);
       if (!writer->Write(resp)) return Cancelled();
+      CountSent(n);
       pos += n;
       if (context->IsCancelled()) return Cancelled();
     }
@@ -181,6 +185,7 @@ grpc::Status ByteStreamService::Read(grpc::ServerContext* context, const bs::Rea
       size_t n = std::min(chunk, packed.size() - sent);
       resp.mutable_data()->assign(packed, sent, n);
       if (!writer->Write(resp)) return false;
+      CountSent(n);
       sent += n;
     }
     packed.erase(0, sent);
@@ -333,6 +338,7 @@ grpc::Status ByteStreamService::WriteStream(grpc::ServerContext* context,
       if (!st.ok()) return fail(st, st.code() == StatusCode::kInvalidArgument);
     }
     next_offset += static_cast<int64_t>(req.data_size);
+    if (options_->payload != nullptr) options_->payload->AddReceived(req.data_size);
     if (req.finish_write) {
       finished = true;
       break;

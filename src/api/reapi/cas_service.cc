@@ -221,6 +221,7 @@ grpc::Status CasService::BatchUpdateBlobs(grpc::ServerContext* context,
         std::to_string(options_->max_batch_total_size_bytes) +
         " (Capabilities.max_batch_total_size_bytes): split the batch or use ByteStream"));
   }
+  if (options_->payload != nullptr) options_->payload->AddReceived(total);
   for (int i = 0; i < request->requests_size(); i++) {
     const auto& r = request->requests(i);
     auto* out = response->add_responses();
@@ -294,6 +295,11 @@ grpc::Status CasService::BatchReadBlobs(grpc::ServerContext* context,
                                                 " bytes, over the gRPC message limit of " +
                                                 std::to_string(options_->max_message_bytes) +
                                                 ": split the batch"));
+  }
+  if (options_->payload != nullptr) {
+    uint64_t sent = 0;
+    for (const auto& r : response->responses()) sent += r.data().size();
+    options_->payload->AddSent(sent);
   }
   return grpc::Status::OK;
 }

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "api/grpc_metrics.h"
 #include "api/reapi/instance_names.h"
 #include "api/reapi/upload_spool.h"
 #include "auth/authenticator.h"
@@ -12,6 +13,8 @@
 namespace cycas::api::reapi {
 
 struct ReapiOptions {
+  // Where the handlers count blob bytes in and out; null: not counted. Not owned.
+  GrpcMetrics::Payload* payload = nullptr;
   // Capabilities.update_enabled; when false UpdateActionResult is PERMISSION_DENIED.
   bool action_cache_update_enabled = true;
   // UpdateActionResult refuses results that reference blobs the CAS lacks

@@ -60,8 +60,9 @@ Result<std::string> AdvertisableIp(std::string_view option, std::string_view lis
 
 }  // namespace
 
-Result<std::unique_ptr<ZakoFrontend>> ZakoFrontend::Create(
-    const Config& config, CasStore* cas, const auth::Authenticator* authenticator) {
+Result<std::unique_ptr<ZakoFrontend>> ZakoFrontend::Create(const Config& config, CasStore* cas,
+                                                           const auth::Authenticator* authenticator,
+                                                           GrpcMetrics::Payload* payload) {
   std::unique_ptr<ZakoFrontend> f(new ZakoFrontend());
   f->cas_ = cas;
   f->transport_listen_ = config.GetString("zako.transport_listen");
@@ -97,8 +98,9 @@ Result<std::unique_ptr<ZakoFrontend>> ZakoFrontend::Create(
       ParkedUploadsOptions{config.GetDuration("zako.resume_ttl"), static_cast<size_t>(max_parked)});
   f->cas_service_ = std::make_unique<CasService>(cas, f->pool_.get(), f->tokens_.get(),
                                                  CoresOr(concurrency), authenticator);
-  f->transport_service_ = std::make_unique<TransportService>(
-      cas, f->tokens_.get(), f->parked_.get(), TransportOptions{static_cast<size_t>(chunk)});
+  f->transport_service_ =
+      std::make_unique<TransportService>(cas, f->tokens_.get(), f->parked_.get(),
+                                         TransportOptions{static_cast<size_t>(chunk), payload});
   return f;
 }
 

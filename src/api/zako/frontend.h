@@ -30,8 +30,10 @@ class ZakoFrontend {
  public:
   // Reads the zako.* and negotiate.* options. `cas` and `authenticator` are
   // not owned; `authenticator` null: auth is off.
+  // `payload` (may be null, not owned) counts Transport's blob bytes.
   static Result<std::unique_ptr<ZakoFrontend>> Create(
-      const Config& config, CasStore* cas, const auth::Authenticator* authenticator = nullptr);
+      const Config& config, CasStore* cas, const auth::Authenticator* authenticator = nullptr,
+      GrpcMetrics::Payload* payload = nullptr);
   ~ZakoFrontend();
 
   // Registers ContentAddressableStorage, and Transport too when it shares the

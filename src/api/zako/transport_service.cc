@@ -70,8 +70,8 @@ grpc::Status TransportService::Download(grpc::ServerContext* context,
   auto reader = cas_->OpenRead(*digest);
   if (!reader.ok()) return ToGrpcStatus(reader.status());
   const auto& md = request->metadata();
-  auto range = ResolveRange(md.has_range() ? &md.range() : nullptr, (*reader)->size(),
-                            digest->ToString());
+  auto range =
+      ResolveRange(md.has_range() ? &md.range() : nullptr, (*reader)->size(), digest->ToString());
   if (!range.ok()) return ToGrpcStatus(range.status());
 
   uint64_t off = range->offset;
@@ -94,6 +94,7 @@ grpc::Status TransportService::Download(grpc::ServerContext* context,
     if (!writer->Write(response)) {
       return grpc::Status(grpc::StatusCode::CANCELLED, "the client went away");
     }
+    if (options_.payload != nullptr) options_.payload->AddSent(*n);
     off += *n;
   }
   return grpc::Status::OK;
@@ -173,6 +174,7 @@ grpc::Status TransportService::Upload(grpc::ServerContext* context,
       writer->Abort();
       return ToGrpcStatus(st);
     }
+    if (options_.payload != nullptr) options_.payload->AddReceived(chunk.size());
     received += chunk.size();
   }
 
@@ -195,12 +197,11 @@ grpc::Status TransportService::Upload(grpc::ServerContext* context,
     } else {
       writer->Abort();
     }
-    return InvalidArgument("upload of " + d.ToString() + " ended after " +
-                           std::to_string(received - start) + " of the " +
-                           std::to_string(end - start) + " bytes of its range" +
-                           (keep ? "; the first " + std::to_string(received) +
-                                       " bytes are held for a resumed upload"
-                                 : std::string()));
+    return InvalidArgument(
+        "upload of " + d.ToString() + " ended after " + std::to_string(received - start) +
+        " of the " + std::to_string(end - start) + " bytes of its range" +
+        (keep ? "; the first " + std::to_string(received) + " bytes are held for a resumed upload"
+              : std::string()));
   }
   if (end < d.size_bytes()) {
     // A range that stops before the end: a partial upload, continued later.

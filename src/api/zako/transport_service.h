@@ -21,6 +21,7 @@
 
 #include <cstddef>
 
+#include "api/grpc_metrics.h"
 #include "api/zako/parked_uploads.h"
 #include "api/zako/token_table.h"
 #include "cas/cas_store.h"
@@ -31,6 +32,8 @@ namespace cycas::api::zako {
 struct TransportOptions {
   // Largest data message of a Download.
   size_t chunk_size = 1 << 20;
+  // Where blob bytes in and out are counted; null: not counted. Not owned.
+  GrpcMetrics::Payload* payload = nullptr;
 };
 
 class TransportService final : public ::zako::v1::transport::Transport::Service {
@@ -39,9 +42,9 @@ class TransportService final : public ::zako::v1::transport::Transport::Service 
   TransportService(CasStore* cas, TokenTable* tokens, ParkedUploads* parked,
                    TransportOptions options);
 
-  grpc::Status Download(grpc::ServerContext* context,
-                        const ::zako::v1::transport::DownloadRequest* request,
-                        grpc::ServerWriter<::zako::v1::transport::DownloadResponse>* writer) override;
+  grpc::Status Download(
+      grpc::ServerContext* context, const ::zako::v1::transport::DownloadRequest* request,
+      grpc::ServerWriter<::zako::v1::transport::DownloadResponse>* writer) override;
 
   grpc::Status Upload(grpc::ServerContext* context,
                       grpc::ServerReader<::zako::v1::transport::UploadRequest>* reader,
