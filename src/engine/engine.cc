@@ -393,6 +393,7 @@ Status Engine::OpenSpan(const SpanSpec& span, uint32_t stripes, uint32_t* first_
   so.aggregation_bytes = options_.aggregation_bytes;
   so.durable = options_.durable;
   so.snapshot_interval = options_.snapshot_interval;
+  so.cached_read_max = options_.cached_read_max;
   for (uint32_t s = 0; s < h.stripe_count; s++) {
     StripeGeometry g = GeometryOf(h, s);
     if (g.content_sectors < 2 * options_.aggregation_bytes / kSectorSize) {

@@ -59,6 +59,11 @@ struct EngineOptions {
   bool direct_io = true;
   std::chrono::milliseconds snapshot_interval{10'000};
   double copy_forward_fraction = 0.1;  // objects this close to eviction are rewritten on touch
+  // Docs up to this many bytes are read through the page cache
+  // (BlockFile::ReadCachedAt): a small blob that drops out of the RAM tier but
+  // is read again soon costs a copy instead of a device read. Larger reads
+  // (fragments) bypass the cache. 0: every read uses direct I/O.
+  uint32_t cached_read_max = 64 << 10;
   // A sequential reader of a fragmented object keeps this many of its next
   // fragments being read ahead (read_ahead.h); 0 disables read-ahead.
   uint32_t read_ahead_fragments = 3;

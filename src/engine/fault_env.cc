@@ -14,6 +14,10 @@ class FaultFile final : public BlockFile {
     if (int e = env_->read_errno.load()) return Status::IoError("injected read fault", e);
     return base_->ReadAt(offset, out);
   }
+  Status ReadCachedAt(uint64_t offset, std::span<uint8_t> out) override {
+    if (int e = env_->read_errno.load()) return Status::IoError("injected read fault", e);
+    return base_->ReadCachedAt(offset, out);
+  }
   Status WriteAt(uint64_t offset, std::span<const uint8_t> data) override {
     if (env_->crashed) return Status::Ok();
     env_->writes++;

@@ -16,14 +16,25 @@ namespace {
 
 class PosixBlockFile final : public BlockFile {
  public:
-  PosixBlockFile(int fd, uint64_t size, bool direct, std::string path)
-      : fd_(fd), size_(size), direct_(direct), path_(std::move(path)) {}
-  ~PosixBlockFile() override { ::close(fd_); }
+  PosixBlockFile(int fd, int cached_fd, uint64_t size, bool direct, std::string path)
+      : fd_(fd), cached_fd_(cached_fd), size_(size), direct_(direct), path_(std::move(path)) {}
+  ~PosixBlockFile() override {
+    ::close(fd_);
+    if (cached_fd_ >= 0) ::close(cached_fd_);
+  }
 
   Status ReadAt(uint64_t offset, std::span<uint8_t> out) override {
+    return Pread(fd_, offset, out);
+  }
+
+  Status ReadCachedAt(uint64_t offset, std::span<uint8_t> out) override {
+    return Pread(cached_fd_ >= 0 ? cached_fd_ : fd_, offset, out);
+  }
+
+  Status Pread(int fd, uint64_t offset, std::span<uint8_t> out) {
     size_t done = 0;
     while (done < out.size()) {
-      ssize_t n = ::pread(fd_, out.data() + done, out.size() - done, offset + done);
+      ssize_t n = ::pread(fd, out.data() + done, out.size() - done, offset + done);
       if (n < 0) {
         if (errno == EINTR) continue;
         return Status::IoError(Where("read", offset + done), errno);
@@ -61,6 +72,7 @@ class PosixBlockFile final : public BlockFile {
     return path_ + ": " + op + " at byte " + std::to_string(offset);
   }
   int fd_;
+  int cached_fd_;  // the same file without O_DIRECT (-1 when fd_ is buffered already)
   uint64_t size_;
   bool direct_;
   std::string path_;
@@ -106,7 +118,14 @@ class PosixIoEnv final : public IoEnv {
       }
       actual = size;
     }
-    return std::unique_ptr<BlockFile>(new PosixBlockFile(fd, actual, direct, path));
+    int cached_fd = -1;
+    if (direct) {
+      // For ReadCachedAt. Records are read at random, so the kernel's
+      // read-ahead would only fill the cache with neighbours nobody asked for.
+      cached_fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (cached_fd >= 0) (void)::posix_fadvise(cached_fd, 0, 0, POSIX_FADV_RANDOM);
+    }
+    return std::unique_ptr<BlockFile>(new PosixBlockFile(fd, cached_fd, actual, direct, path));
   }
 };
 

@@ -22,6 +22,13 @@ class BlockFile {
   // Reads exactly out.size() bytes at `offset`; a short read is an error.
   // With direct I/O, offset, size and buffer address must be 4 KiB aligned.
   virtual Status ReadAt(uint64_t offset, std::span<uint8_t> out) = 0;
+  // Like ReadAt, but through the operating system's page cache even when the
+  // file uses direct I/O, so a small record read again soon costs no device
+  // read. Direct writes invalidate the cached pages they cover, and every
+  // record read is validated anyway. The default is ReadAt.
+  virtual Status ReadCachedAt(uint64_t offset, std::span<uint8_t> out) {
+    return ReadAt(offset, out);
+  }
   // Writes all of `data` at `offset` (same alignment rules as ReadAt).
   virtual Status WriteAt(uint64_t offset, std::span<const uint8_t> data) = 0;
   // Makes completed writes durable (fdatasync).

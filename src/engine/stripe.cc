@@ -167,7 +167,9 @@ Result<LoadedDoc> Stripe::ReadDoc(const DirEntry& entry, const Key& key) {
   LoadedDoc doc;
   doc.buffer = AlignedBuffer(end - start, /*zero=*/false);
   doc.start = static_cast<uint32_t>(off - start);
-  Status st = file_->ReadAt(start, doc.buffer.span());
+  Status st = end - start <= options_.cached_read_max
+                  ? file_->ReadCachedAt(start, doc.buffer.span())
+                  : file_->ReadAt(start, doc.buffer.span());
   if (!st.ok()) {
     stats_->io_errors++;
     LOG(kError, "read failed").kv("stripe", index_).kv("error", st.ToString());

@@ -37,6 +37,7 @@ struct StripeOptions {
   uint32_t aggregation_bytes = 4 << 20;
   bool durable = true;  // false: relaxed mode, acknowledge after write(2) without fdatasync
   std::chrono::milliseconds snapshot_interval{10'000};
+  uint32_t cached_read_max = 64 << 10;  // EngineOptions::cached_read_max
 };
 
 // A flushed aggregation buffer; writers wait on it. Each batch has its own

@@ -49,6 +49,11 @@ std::vector<OptionSpec> ServerOptionSpecs() {
        "issued; a power cut may lose the last seconds of uploads."},
       {"engine.direct_io", T::kBool, "true",
        "Use O_DIRECT when the filesystem supports it (bypasses the page cache)."},
+      {"engine.page_cache_reads", T::kBytes, "64KiB",
+       "Records up to this size are read through the operating system's page cache, so "
+       "small blobs that fall out of the RAM tier but stay hot cost no disk read (writes "
+       "still bypass it, and invalidate what they overwrite). Larger reads use O_DIRECT. "
+       "0: every read uses O_DIRECT."},
       {"engine.read_ahead", T::kInt, "3",
        "Fragments of a large object read ahead of a sequential reader, so the device "
        "works on several reads at once (one 1MiB read at a time leaves much of a fast "
