@@ -245,6 +245,27 @@ TEST_F(EngineTest, PageCachedReadsNeverSeeTheRingsPreviousLap) {
   EXPECT_EQ(e->Stats().validation_failures, 0u);
 }
 
+// A page cache holding an out-of-date copy of a Doc (found in a crash-loop
+// run: two acknowledged small blobs became misses) must cost a second read,
+// never the object: the cached copy fails validation, is dropped, and the Doc
+// is read again from the device.
+TEST_F(EngineTest, StalePageCacheCopiesAreReReadFromTheDevice) {
+  FaultEnv env(IoEnv::Default());
+  opts_.env = &env;
+  opts_.cached_read_max = 64 << 10;
+  auto e = Open();
+  for (int i = 0; i < 40; i++) ASSERT_TRUE(e->Put(KeyOf(i), Bytes(i, 3000 + 1000 * i)).ok());
+  env.stale_cached_reads = true;
+  for (int i = 0; i < 40; i++) {
+    EXPECT_EQ(ReadAll(*e, KeyOf(i)), Bytes(i, 3000 + 1000 * i)) << i;
+    EXPECT_TRUE(e->Contains(KeyOf(i))) << i;
+  }
+  EXPECT_GE(env.dropped_cached.load(), 40u);
+  EXPECT_EQ(e->Stats().validation_failures, 0u);
+  // (Damage on the device itself is still a miss: CorruptedBytesAreNeverServed.)
+  ASSERT_TRUE(e->Close().ok());
+}
+
 TEST_F(EngineTest, AbortedWriteLeavesNothing) {
   auto e = Open();
   Key k = KeyOf(5);

@@ -16,7 +16,15 @@ class FaultFile final : public BlockFile {
   }
   Status ReadCachedAt(uint64_t offset, std::span<uint8_t> out) override {
     if (int e = env_->read_errno.load()) return Status::IoError("injected read fault", e);
-    return base_->ReadCachedAt(offset, out);
+    Status st = base_->ReadCachedAt(offset, out);
+    if (st.ok() && env_->stale_cached_reads) {
+      for (size_t i = 0; i < out.size(); i += 512) out[i] ^= 0x5a;
+    }
+    return st;
+  }
+  void DropCached(uint64_t offset, uint64_t length) override {
+    env_->dropped_cached++;
+    base_->DropCached(offset, length);
   }
   Status WriteAt(uint64_t offset, std::span<const uint8_t> data) override {
     if (env_->crashed) return Status::Ok();

@@ -24,6 +24,10 @@ class FaultEnv final : public IoEnv {
   std::atomic<bool> short_writes{false};  // writes stop half way (and report EIO)
   std::atomic<bool> crashed{false};       // writes and syncs vanish silently
   std::atomic<bool> hold_syncs{false};    // syncs wait until this is false again
+  // Cached reads (ReadCachedAt) return damaged bytes, as a page cache holding
+  // an out-of-date copy of the range would; direct reads stay correct.
+  std::atomic<bool> stale_cached_reads{false};
+  std::atomic<uint64_t> dropped_cached{0};  // DropCached calls
   std::atomic<uint64_t> writes{0};
   std::atomic<uint64_t> syncs{0};
 

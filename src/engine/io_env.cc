@@ -31,6 +31,13 @@ class PosixBlockFile final : public BlockFile {
     return Pread(cached_fd_ >= 0 ? cached_fd_ : fd_, offset, out);
   }
 
+  void DropCached(uint64_t offset, uint64_t length) override {
+    if (cached_fd_ >= 0) {
+      (void)::posix_fadvise(cached_fd_, static_cast<off_t>(offset), static_cast<off_t>(length),
+                            POSIX_FADV_DONTNEED);
+    }
+  }
+
   Status Pread(int fd, uint64_t offset, std::span<uint8_t> out) {
     size_t done = 0;
     while (done < out.size()) {

@@ -29,6 +29,9 @@ class BlockFile {
   virtual Status ReadCachedAt(uint64_t offset, std::span<uint8_t> out) {
     return ReadAt(offset, out);
   }
+  // Drops the page cache's copy of a range that ReadCachedAt returned and that
+  // failed validation, so the next cached read goes to the device.
+  virtual void DropCached(uint64_t offset, uint64_t length) {}
   // Writes all of `data` at `offset` (same alignment rules as ReadAt).
   virtual Status WriteAt(uint64_t offset, std::span<const uint8_t> data) = 0;
   // Makes completed writes durable (fdatasync).

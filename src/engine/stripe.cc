@@ -167,18 +167,38 @@ Result<LoadedDoc> Stripe::ReadDoc(const DirEntry& entry, const Key& key) {
   LoadedDoc doc;
   doc.buffer = AlignedBuffer(end - start, /*zero=*/false);
   doc.start = static_cast<uint32_t>(off - start);
-  Status st = end - start <= options_.cached_read_max
-                  ? file_->ReadCachedAt(start, doc.buffer.span())
-                  : file_->ReadAt(start, doc.buffer.span());
-  if (!st.ok()) {
+  const bool cached = end - start <= options_.cached_read_max;
+  Status st = cached ? file_->ReadCachedAt(start, doc.buffer.span())
+                     : file_->ReadAt(start, doc.buffer.span());
+  const uint8_t* p = doc.buffer.data() + doc.start;
+  auto verify = [&] {
+    std::memcpy(&doc.header, p, sizeof doc.header);
+    Status v = VerifyDoc(p, len);
+    if (v.ok() && doc.header.key != key) v = Status::DataLoss("doc holds a different key");
+    return v;
+  };
+  if (st.ok()) st = verify();
+  if (cached && !st.ok()) {
+    // The page cache is only a hint; the device is the truth. A cached copy
+    // that fails (a page the kernel kept although a direct write covered it,
+    // or a failed read) is dropped and the Doc read again directly, so a stale
+    // page can never turn an acknowledged object into a miss.
+    file_->DropCached(start, end - start);
+    Status cached_status = st;
+    st = file_->ReadAt(start, doc.buffer.span());
+    if (st.ok()) st = verify();
+    if (st.ok()) {
+      LOG(kWarn, "page-cached copy of a doc was stale; served it from the device")
+          .kv("stripe", index_)
+          .kv("sector", entry.offset)
+          .kv("cached_error", cached_status.message());
+    }
+  }
+  if (!st.ok() && st.code() != StatusCode::kDataLoss) {
     stats_->io_errors++;
     LOG(kError, "read failed").kv("stripe", index_).kv("error", st.ToString());
     return st;
   }
-  const uint8_t* p = doc.buffer.data() + doc.start;
-  std::memcpy(&doc.header, p, sizeof doc.header);
-  st = VerifyDoc(p, len);
-  if (st.ok() && doc.header.key != key) st = Status::DataLoss("doc holds a different key");
   if (!st.ok()) {
     // Overwritten under us, torn, or corrupted on the medium: a miss, never data.
     stats_->validation_failures++;
