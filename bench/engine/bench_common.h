@@ -39,6 +39,8 @@ struct BenchConfig {
   uint32_t large_objects = 16;
   uint64_t large_size = 64 * kMiB;
   uint32_t read_ahead = engine::EngineOptions{}.read_ahead_fragments;
+  uint32_t page_cache_reads = engine::EngineOptions{}.cached_read_max;
+  bool page_cache_rereads = engine::EngineOptions{}.cache_rereads;
   uint32_t aggregation = engine::EngineOptions{}.aggregation_bytes;
   uint32_t large_chunk = 1 * kMiB;  // Append() size, like a streamed upload's chunks
   // 3. small objects

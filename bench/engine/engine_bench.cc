@@ -39,6 +39,9 @@ const char kUsage[] = R"(usage: engine_bench [flags]
   --large-objects=N       64 MiB objects written and read (default 16)
   --large-size=BYTES      large object size (default 64MiB)
   --read-ahead=N          fragments read ahead by a sequential reader (default 3; 0: off)
+  --page-cache-reads=BYTES  records up to this size are read through the page cache
+                          (default: the engine's engine.page_cache_reads; 0: all O_DIRECT)
+  --page-cache-rereads=0|1  larger records read again go through the page cache (default 1)
   --aggregation=BYTES     aggregation buffer per stripe (default: the engine's, 4MiB)
   --small-threads=N       concurrent 4 KiB writers (default 64)
   --small-seconds=S       duration of the small-object phase (default 10)
@@ -130,6 +133,10 @@ bool ParseFlags(int argc, char** argv, BenchConfig& c) {
       c.large_objects = static_cast<uint32_t>(std::stoul(v));
     } else if (a == "large-size") {
       c.large_size = ParseBytes(v);
+    } else if (a == "page-cache-reads") {
+      c.page_cache_reads = static_cast<uint32_t>(ParseBytes(v));
+    } else if (a == "page-cache-rereads") {
+      c.page_cache_rereads = v != "0" && v != "false";
     } else if (a == "read-ahead") {
       c.read_ahead = static_cast<uint32_t>(std::stoul(v));
     } else if (a == "aggregation") {

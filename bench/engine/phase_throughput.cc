@@ -77,6 +77,8 @@ Status RunLargeObjectPhase(const BenchConfig& c, Report& r, Baseline& base, bool
   o.durable = true;
   o.aggregation_bytes = c.aggregation;
   o.read_ahead_fragments = c.read_ahead;
+  o.cached_read_max = c.page_cache_reads;
+  o.cache_rereads = c.page_cache_rereads;
   o.average_object_size = 1 * kMiB;
   // An object lives wholly in one stripe and keys fall on stripes at random, so
   // every stripe's ring gets room for all of them: nothing is overwritten before

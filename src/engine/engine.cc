@@ -394,6 +394,7 @@ Status Engine::OpenSpan(const SpanSpec& span, uint32_t stripes, uint32_t* first_
   so.durable = options_.durable;
   so.snapshot_interval = options_.snapshot_interval;
   so.cached_read_max = options_.cached_read_max;
+  so.cache_rereads = options_.cache_rereads;
   for (uint32_t s = 0; s < h.stripe_count; s++) {
     StripeGeometry g = GeometryOf(h, s);
     if (g.content_sectors < 2 * options_.aggregation_bytes / kSectorSize) {
@@ -653,6 +654,8 @@ EngineStatsSnapshot Engine::Stats() {
   r.hits = stats_.hits;
   r.misses = stats_.misses;
   r.validation_failures = stats_.validation_failures;
+  r.page_cache_stale = stats_.page_cache_stale;
+  r.page_cache_rereads = stats_.page_cache_rereads;
   r.directory_evictions = stats_.directory_evictions;
   r.wraps = stats_.wraps;
   r.copy_forward_objects = stats_.copy_forward_objects;

@@ -17,6 +17,13 @@ struct EngineStats {
   std::atomic<uint64_t> hits{0};
   std::atomic<uint64_t> misses{0};
   std::atomic<uint64_t> validation_failures{0};
+  // Page-cached copies of a Doc that failed validation while the device's copy
+  // was good (ReadDoc reads it again with O_DIRECT). Should stay 0: a direct
+  // write invalidates the cached pages it covers.
+  std::atomic<uint64_t> page_cache_stale{0};
+  // Docs above cached_read_max read through the page cache because they were
+  // read recently (cache_rereads).
+  std::atomic<uint64_t> page_cache_rereads{0};
   std::atomic<uint64_t> directory_evictions{0};
   std::atomic<uint64_t> wraps{0};
   std::atomic<uint64_t> swept_entries{0};

@@ -146,6 +146,16 @@ bool Stripe::NearEviction(const DirEntry& entry, double fraction) {
   return NearEvictionLocked(entry, fraction);
 }
 
+bool Stripe::ReadRecently(uint32_t sector) const {
+  const auto& slot = recent_reads_[(sector * 0x9e3779b1u >> 16) % kRecentReads];
+  return slot.load(std::memory_order_relaxed) == sector + 1;
+}
+
+void Stripe::NoteDirectRead(uint32_t sector) {
+  recent_reads_[(sector * 0x9e3779b1u >> 16) % kRecentReads].store(sector + 1,
+                                                                   std::memory_order_relaxed);
+}
+
 Result<LoadedDoc> Stripe::ReadDoc(const DirEntry& entry, const Key& key) {
   stats_->reads++;
   // An entry comes from RAM, a snapshot or a fragment table: bound it before
@@ -167,9 +177,22 @@ Result<LoadedDoc> Stripe::ReadDoc(const DirEntry& entry, const Key& key) {
   LoadedDoc doc;
   doc.buffer = AlignedBuffer(end - start, /*zero=*/false);
   doc.start = static_cast<uint32_t>(off - start);
-  const bool cached = end - start <= options_.cached_read_max;
-  Status st = cached ? file_->ReadCachedAt(start, doc.buffer.span())
-                     : file_->ReadAt(start, doc.buffer.span());
+  bool cached = end - start <= options_.cached_read_max;
+  Status st = Status::Ok();
+  if (cached) {
+    st = file_->ReadCachedAt(start, doc.buffer.span());
+  } else if (!options_.cache_rereads) {
+    st = file_->ReadAt(start, doc.buffer.span());
+  } else if (ReadRecently(entry.offset)) {
+    // Read again soon after a direct read: through the page cache, which
+    // keeps it for the reads after this one.
+    cached = true;
+    stats_->page_cache_rereads++;
+    st = file_->ReadCachedAt(start, doc.buffer.span());
+  } else {
+    st = file_->ReadAt(start, doc.buffer.span());
+    NoteDirectRead(entry.offset);
+  }
   const uint8_t* p = doc.buffer.data() + doc.start;
   auto verify = [&] {
     std::memcpy(&doc.header, p, sizeof doc.header);
@@ -188,6 +211,7 @@ Result<LoadedDoc> Stripe::ReadDoc(const DirEntry& entry, const Key& key) {
     st = file_->ReadAt(start, doc.buffer.span());
     if (st.ok()) st = verify();
     if (st.ok()) {
+      stats_->page_cache_stale++;
       LOG(kWarn, "page-cached copy of a doc was stale; served it from the device")
           .kv("stripe", index_)
           .kv("sector", entry.offset)
@@ -502,7 +526,8 @@ void Stripe::FlusherLoop() {
   // Wake anyone still waiting on batches that will never be written.
   for (AggBuffer* b : {&cur_, &flushing_}) {
     if (b->batch) {
-      CompleteBatch(lk, b->batch, Status::Unavailable("stripe closed before the write was flushed"));
+      CompleteBatch(lk, b->batch,
+                    Status::Unavailable("stripe closed before the write was flushed"));
     }
   }
 }

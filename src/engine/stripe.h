@@ -9,6 +9,7 @@
 // entries and wakes the writers. The same thread writes directory snapshots.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -38,6 +39,7 @@ struct StripeOptions {
   bool durable = true;  // false: relaxed mode, acknowledge after write(2) without fdatasync
   std::chrono::milliseconds snapshot_interval{10'000};
   uint32_t cached_read_max = 64 << 10;  // EngineOptions::cached_read_max
+  bool cache_rereads = true;            // EngineOptions::cache_rereads
 };
 
 // A flushed aggregation buffer; writers wait on it. Each batch has its own
@@ -169,6 +171,14 @@ class Stripe {
   const uint32_t index_;
   BlockFile* const file_;
   const StripeGeometry geo_;
+  // Larger Docs read with O_DIRECT recently, by sector (+1; 0 = empty), in a
+  // direct-mapped table without locks: later reads of one of them go through
+  // the page cache, which keeps it (cache_rereads). A collision costs one
+  // more direct read; a stale slot (the ring moved on) one buffered read.
+  bool ReadRecently(uint32_t sector) const;
+  void NoteDirectRead(uint32_t sector);
+  static constexpr size_t kRecentReads = 16384;  // 64 KiB: 16 GiB of 1 MiB fragments
+  std::array<std::atomic<uint32_t>, kRecentReads> recent_reads_{};
   const StripeOptions options_;
   EngineStats* const stats_;
 

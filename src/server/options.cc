@@ -18,7 +18,8 @@ std::vector<OptionSpec> ServerOptionSpecs() {
       {"server.malloc_retain", T::kBytes, "1GiB",
        "Freed memory the allocator may keep for reuse instead of returning it to the "
        "system (glibc's trim threshold; allocations up to 32MiB then come from the heap, "
-       "not mmap); at most 1GiB. Streaming 1MiB messages otherwise faults in fresh pages for each one, "
+       "not mmap); at most 1GiB. Streaming 1MiB messages otherwise faults in fresh pages for each "
+       "one, "
        "which cost large uploads 15-20% of their throughput. 0: glibc's own defaults. "
        "Ignored when GLIBC_TUNABLES sets malloc options."},
       {"log.level", T::kString, "info", "Log level: debug, info, warn, error or off."},
@@ -52,8 +53,13 @@ std::vector<OptionSpec> ServerOptionSpecs() {
       {"engine.page_cache_reads", T::kBytes, "64KiB",
        "Records up to this size are read through the operating system's page cache, so "
        "small blobs that fall out of the RAM tier but stay hot cost no disk read (writes "
-       "still bypass it, and invalidate what they overwrite). Larger reads use O_DIRECT. "
-       "0: every read uses O_DIRECT."},
+       "still bypass it, and invalidate what they overwrite). Larger reads use O_DIRECT "
+       "(see engine.page_cache_rereads). 0: small records are read with O_DIRECT too."},
+      {"engine.page_cache_rereads", T::kBool, "true",
+       "Larger records (fragments of big blobs) are read with O_DIRECT the first time, "
+       "served from the page cache when they are all there, and read through it when "
+       "asked for again soon after a direct read, so big blobs fetched over and over "
+       "cost no disk reads. false: larger records always use O_DIRECT."},
       {"engine.read_ahead", T::kInt, "3",
        "Fragments of a large object read ahead of a sequential reader, so the device "
        "works on several reads at once (one 1MiB read at a time leaves much of a fast "

@@ -92,6 +92,7 @@ engine::EngineOptions Server::EngineOptionsFromConfig() const {
   o.direct_io = config_.GetBool("engine.direct_io");
   o.cached_read_max = static_cast<uint32_t>(
       std::min<uint64_t>(config_.GetBytes("engine.page_cache_reads"), UINT32_MAX));
+  o.cache_rereads = config_.GetBool("engine.page_cache_rereads");
   o.read_ahead_fragments = static_cast<uint32_t>(config_.GetInt("engine.read_ahead"));
   o.read_ahead_bytes = config_.GetBytes("engine.read_ahead_memory");
   o.snapshot_interval = config_.GetDuration("engine.snapshot_interval");

@@ -64,6 +64,14 @@ void AppendStoreMetrics(const StatusPageInputs& in, std::string& out) {
                s.misses);
   AppendMetric(out, "cycas_engine_validation_failures_total", "counter",
                "Docs that failed validation on read (served as misses).", s.validation_failures);
+  AppendMetric(out, "cycas_engine_page_cache_stale_total", "counter",
+               "Page-cached copies of a record that failed validation while the disk's copy was "
+               "good (served from the disk).",
+               s.page_cache_stale);
+  AppendMetric(out, "cycas_engine_page_cache_rereads_total", "counter",
+               "Records larger than engine.page_cache_reads read through the page cache because "
+               "they were read recently (engine.page_cache_rereads).",
+               s.page_cache_rereads);
   AppendMetric(out, "cycas_engine_evictions_total", "counter",
                "Directory entries removed ahead of the write cursor.", s.directory_evictions);
   AppendMetric(out, "cycas_engine_wraps_total", "counter", "Times a ring's write cursor wrapped.",
