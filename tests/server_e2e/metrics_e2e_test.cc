@@ -198,6 +198,9 @@ TEST(MetricsE2ETest, GrpcCallsOfEveryListenerAreCountedByMethodAndCode) {
   EXPECT_EQ(Sample(after, "cycas_reapi_kept_uploads"), 1) << after;
   EXPECT_EQ(Sample(after, "cycas_reapi_kept_upload_bytes"), 10) << after;
   EXPECT_EQ(Sample(after, "cycas_engine_copy_forward_queued"), 0) << after;
+  // The page cache served what it held correctly: nothing had to be re-read.
+  EXPECT_EQ(Sample(after, "cycas_engine_page_cache_stale_total"), 0) << after;
+  EXPECT_GE(Sample(after, "cycas_engine_page_cache_rereads_total"), 0) << after;
 
   // The status page's rates count the gRPC calls too.
   auto status = http.Request("GET", "/status.json");
