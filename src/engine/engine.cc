@@ -66,12 +66,23 @@ class EngineReader final : public ObjectReader {
     }
     uint32_t index = static_cast<uint32_t>(offset / fragment_size_);
     if (!fragment_ || fragment_index_ != index) {
-      auto doc = LoadFragment(index, offset);
-      uint64_t expect =
-          std::min<uint64_t>(fragment_size_, size() - uint64_t{index} * fragment_size_);
-      if (doc.ok() && (doc->header.data_len != expect || doc->header.first_key != key_)) {
-        stats_->validation_failures++;
-        doc = Status::DataLoss("fragment " + std::to_string(index) + " has the wrong length");
+      Result<LoadedDoc> doc = Status::Internal("unset");
+      for (int attempt = 0;; attempt++) {
+        doc = LoadFragment(index, offset);
+        uint64_t expect =
+            std::min<uint64_t>(fragment_size_, size() - uint64_t{index} * fragment_size_);
+        if (doc.ok() && (doc->header.data_len != expect || doc->header.first_key != key_)) {
+          stats_->validation_failures++;
+          doc = Status::DataLoss("fragment " + std::to_string(index) + " has the wrong length");
+        }
+        // The copy this reader opened may have been overwritten after a newer
+        // copy of the object was committed (typically the copy-forward that
+        // this very read queued, which writes at the cursor, i.e. over the old
+        // copy). Objects are content-addressed: continue in the current copy.
+        if (doc.ok() || doc.status().code() != StatusCode::kDataLoss || attempt == 2 ||
+            !SwitchToCurrentCopy()) {
+          break;
+        }
       }
       if (!doc.ok()) {
         // A damaged fragment makes the whole object a miss from now on.
@@ -91,6 +102,37 @@ class EngineReader final : public ObjectReader {
   }
 
  private:
+  // If the directory now holds another copy of this object (same length and
+  // fragment table shape), reads its header and continues from it.
+  bool SwitchToCurrentCopy() {
+    // A rewrite in progress (copy-forward) may be what overwrote this copy:
+    // let it commit first. (The copy-forward's own reader holds the slot and
+    // leaves wait_for_writer_ at 0.)
+    if (wait_for_writer_.count() > 0) (void)stripe_->WaitNoWriter(key_, wait_for_writer_);
+    DirEntry now{};
+    if (!stripe_->ContainsObject(key_, &now)) return false;
+    if (now.offset == entry_.offset && now.cycle == entry_.cycle) return false;
+    auto doc = stripe_->ReadDoc(now, key_);
+    if (!doc.ok() || doc->header.type != static_cast<uint8_t>(DocType::kObjectHeader) ||
+        doc->header.total_len != head_.header.total_len) {
+      return false;
+    }
+    auto d = doc->data();
+    if (d.size() < 8) return false;
+    uint32_t count, fs;
+    std::memcpy(&count, d.data(), 4);
+    std::memcpy(&fs, d.data() + 4, 4);
+    if (fs != fragment_size_ || count != count_ ||
+        d.size() != 8 + uint64_t{count} * sizeof(FragmentRef)) {
+      return false;
+    }
+    for (auto& [i, pending] : ahead_) pending->Cancel();
+    ahead_.clear();
+    head_ = std::move(*doc);
+    entry_ = now;
+    return true;
+  }
+
   FragmentRef RefOf(uint32_t index) const {
     FragmentRef ref;
     std::memcpy(&ref, head_.data().data() + 8 + uint64_t{index} * sizeof ref, sizeof ref);
@@ -149,6 +191,9 @@ class EngineReader final : public ObjectReader {
   uint32_t fragment_size_ = 0;
   std::optional<LoadedDoc> fragment_;
   uint32_t fragment_index_ = 0;
+
+ public:
+  std::chrono::milliseconds wait_for_writer_{0};  // set by Engine::OpenRead
 };
 
 }  // namespace
@@ -465,6 +510,7 @@ Result<std::unique_ptr<ObjectReader>> Engine::OpenRead(const Key& key, RecordKin
   }
   auto reader = std::make_unique<EngineReader>(s, key, e, std::move(*doc), &stats_,
                                                read_ahead_.get(), options_.read_ahead_fragments);
+  if (kind == RecordKind::kObject) reader->wait_for_writer_ = options_.writer_wait;
   if (Status st = reader->Validate(); !st.ok()) {
     stats_.validation_failures++;
     stats_.misses++;

@@ -63,11 +63,7 @@ struct EngineOptions {
   // (BlockFile::ReadCachedAt): a small blob that drops out of the RAM tier but
   // is read again soon costs a copy instead of a device read. Larger reads
   // (fragments) bypass the cache. 0: every read uses direct I/O.
-  // Off by default for now: with it on, the randomized reference-model test
-  // finds a multi-fragment object present but unreadable (a later fragment
-  // is not on the device) in ~3-5 % of runs on a loaded machine, against 0 of
-  // 132 with it off; no wrong byte is ever served, but the cause is not found.
-  uint32_t cached_read_max = 0;
+  uint32_t cached_read_max = 64 << 10;
   // Larger Docs (fragments of big objects) are read with O_DIRECT the first
   // time: a buffered read of data that is not cached is slower here (0.6-0.8x
   // in bench/engine). With this on, a Doc read again after a recent direct
@@ -75,7 +71,7 @@ struct EngineOptions {
   // over and over stop costing device reads, one-off reads stay direct.
   // (preadv2's RWF_NOWAIT cannot ask "is it cached?" instead: on a miss it
   // still starts the device read.)
-  bool cache_rereads = false;  // off by default, as cached_read_max
+  bool cache_rereads = true;
   // A sequential reader of a fragmented object keeps this many of its next
   // fragments being read ahead (read_ahead.h); 0 disables read-ahead.
   uint32_t read_ahead_fragments = 3;

@@ -341,6 +341,11 @@ Status Stripe::BeginObjectWrite(const Key& key, std::chrono::milliseconds wait) 
   return Status::Ok();
 }
 
+bool Stripe::WaitNoWriter(const Key& key, std::chrono::milliseconds wait) {
+  std::unique_lock lk(mu_);
+  return open_cv_.wait_for(lk, wait, [&] { return stop_ || !open_writes_.contains(key); });
+}
+
 void Stripe::EndObjectWrite(const Key& key) {
   std::lock_guard lk(mu_);
   open_writes_.erase(key);

@@ -126,6 +126,8 @@ class Stripe {
   // copy-forward must not interleave with each other or with an upload).
   Status AcquireWriteSlot(const Key& key, std::chrono::milliseconds wait);
   void EndObjectWrite(const Key& key);
+  // Waits (up to `wait`) until no write of `key` is in progress; false on timeout.
+  bool WaitNoWriter(const Key& key, std::chrono::milliseconds wait);
 
   bool NearEviction(const DirEntry& entry, double fraction);
   uint64_t sync_failures() const { return stats_->sync_failures.load(); }

@@ -50,19 +50,16 @@ std::vector<OptionSpec> ServerOptionSpecs() {
        "issued; a power cut may lose the last seconds of uploads."},
       {"engine.direct_io", T::kBool, "true",
        "Use O_DIRECT when the filesystem supports it (bypasses the page cache)."},
-      {"engine.page_cache_reads", T::kBytes, "0",
+      {"engine.page_cache_reads", T::kBytes, "64KiB",
        "Records up to this size are read through the operating system's page cache, so "
        "small blobs that fall out of the RAM tier but stay hot cost no disk read (writes "
        "still bypass it, and invalidate what they overwrite). Larger reads use O_DIRECT "
-       "(see engine.page_cache_rereads). 0 (the default until a rare read failure seen "
-       "with it is understood): small records are read with O_DIRECT too; 64KiB covers "
-       "every blob the RAM tier would hold."},
-      {"engine.page_cache_rereads", T::kBool, "false",
-       "Larger records (fragments of big blobs) are read with O_DIRECT the first time, "
-       "served from the page cache when they are all there, and read through it when "
-       "asked for again soon after a direct read, so big blobs fetched over and over "
-       "cost no disk reads. false (the default, as engine.page_cache_reads): larger "
-       "records always use O_DIRECT."},
+       "(see engine.page_cache_rereads). 0: small records are read with O_DIRECT too."},
+      {"engine.page_cache_rereads", T::kBool, "true",
+       "Larger records (fragments of big blobs) are read with O_DIRECT the first time and "
+       "through the page cache, which keeps them, when asked for again soon after, so big "
+       "blobs fetched over and over cost no disk reads while one-off reads stay direct. "
+       "false: larger records always use O_DIRECT."},
       {"engine.read_ahead", T::kInt, "3",
        "Fragments of a large object read ahead of a sequential reader, so the device "
        "works on several reads at once (one 1MiB read at a time leaves much of a fast "
