@@ -14,6 +14,8 @@ PACKAGES=(
   python3 python3-grpcio python3-grpc-tools python3-protobuf
   # hashing, checksums, compression, async I/O, config
   libssl-dev librust-blake3-dev libxxhash-dev libzstd-dev liburing-dev libtoml11-dev libcrypt-dev
+  # allocator of cycasd (many small per-request allocations across threads)
+  libjemalloc-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # HTTP front-end (Boost.Beast/Asio, header-only) and its end-to-end tests' clients

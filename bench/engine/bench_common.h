@@ -128,7 +128,8 @@ Status RunRawPhase(const BenchConfig& c, Report& r, Baseline& base);
 // `written`: the store file is fully written before the engine formats it (the
 // steady state after the ring's first wrap) instead of only preallocated.
 Status RunLargeObjectPhase(const BenchConfig& c, Report& r, Baseline& base, bool written);
-Status RunSmallObjectPhase(const BenchConfig& c, Report& r, Baseline& base, bool written);
+Status RunSmallObjectPhase(const BenchConfig& c, Report& r, Baseline& base, bool written,
+                           bool async);
 Status RunDirectoryPhase(const BenchConfig& c, Report& r);  // runs once, repeats inside
 Status RunHitRatioPhase(const BenchConfig& c, Report& r, int rep);
 

@@ -20,6 +20,7 @@
 #include <optional>
 #include <span>
 #include <string_view>
+#include <vector>
 
 #include "digest/digest.h"
 #include "util/status.h"
@@ -41,6 +42,15 @@ class BlobReader {
   // number copied (0 only at or past the end). Bytes are validated before they
   // are returned: a corrupt or overwritten record is an error, never data.
   virtual Result<size_t> Read(uint64_t offset, std::span<uint8_t> out) = 0;
+  // Read() without the copy: up to `max` bytes starting at `offset`, as a view
+  // of memory the reader holds (empty only at or past the end). The view stays
+  // valid until the next Read() or ReadView() on this reader, or its
+  // destruction. Streaming large blobs to a socket this way saves a copy of
+  // every byte; readers that hold no buffer of their own copy into one.
+  virtual Result<std::span<const uint8_t>> ReadView(uint64_t offset, size_t max);
+
+ private:
+  std::vector<uint8_t> view_buffer_;  // the default ReadView()'s copy
 };
 
 class BlobWriter {

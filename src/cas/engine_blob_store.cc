@@ -13,6 +13,9 @@ class EngineBlobReader final : public BlobReader {
   Result<size_t> Read(uint64_t offset, std::span<uint8_t> out) override {
     return r_->Read(offset, out);
   }
+  Result<std::span<const uint8_t>> ReadView(uint64_t offset, size_t max) override {
+    return r_->View(offset, max);
+  }
 
  private:
   std::unique_ptr<engine::ObjectReader> r_;

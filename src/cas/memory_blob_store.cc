@@ -13,6 +13,12 @@ Result<size_t> MemoryBlobReader::Read(uint64_t offset, std::span<uint8_t> out) {
   return n;
 }
 
+Result<std::span<const uint8_t>> MemoryBlobReader::ReadView(uint64_t offset, size_t max) {
+  if (offset >= bytes_->size()) return std::span<const uint8_t>();
+  size_t n = static_cast<size_t>(std::min<uint64_t>(max, bytes_->size() - offset));
+  return std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes_->data()) + offset, n);
+}
+
 namespace {
 class MemoryBlobWriter final : public BlobWriter {
  public:

@@ -58,6 +58,7 @@ class MemoryBlobReader final : public BlobReader {
   explicit MemoryBlobReader(std::shared_ptr<const std::string> bytes) : bytes_(std::move(bytes)) {}
   uint64_t size() const override { return bytes_->size(); }
   Result<size_t> Read(uint64_t offset, std::span<uint8_t> out) override;
+  Result<std::span<const uint8_t>> ReadView(uint64_t offset, size_t max) override;
 
  private:
   std::shared_ptr<const std::string> bytes_;

@@ -58,11 +58,17 @@ class EngineReader final : public ObjectReader {
   uint64_t size() const override { return head_.header.total_len; }
 
   Result<size_t> Read(uint64_t offset, std::span<uint8_t> out) override {
-    if (offset >= size() || out.empty()) return size_t{0};
+    auto view = View(offset, out.size());
+    if (!view.ok()) return view.status();
+    std::memcpy(out.data(), view->data(), view->size());
+    return view->size();
+  }
+
+  Result<std::span<const uint8_t>> View(uint64_t offset, size_t max) override {
+    if (offset >= size() || max == 0) return std::span<const uint8_t>();
     if (!multi_) {
-      size_t n = static_cast<size_t>(std::min<uint64_t>(out.size(), size() - offset));
-      std::memcpy(out.data(), head_.data().data() + offset, n);
-      return n;
+      size_t n = static_cast<size_t>(std::min<uint64_t>(max, size() - offset));
+      return head_.data().subspan(static_cast<size_t>(offset), n);
     }
     uint32_t index = static_cast<uint32_t>(offset / fragment_size_);
     if (!fragment_ || fragment_index_ != index) {
@@ -96,9 +102,8 @@ class EngineReader final : public ObjectReader {
     }
     uint64_t in_frag = offset - uint64_t{index} * fragment_size_;
     auto d = fragment_->data();
-    size_t n = static_cast<size_t>(std::min<uint64_t>(out.size(), d.size() - in_frag));
-    std::memcpy(out.data(), d.data() + in_frag, n);
-    return n;
+    size_t n = static_cast<size_t>(std::min<uint64_t>(max, d.size() - in_frag));
+    return d.subspan(static_cast<size_t>(in_frag), n);
   }
 
  private:

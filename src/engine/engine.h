@@ -87,6 +87,10 @@ class ObjectReader {
   virtual ~ObjectReader() = default;
   virtual uint64_t size() const = 0;
   virtual Result<size_t> Read(uint64_t offset, std::span<uint8_t> out) = 0;
+  // Up to `max` bytes at `offset` as a view of the reader's own validated
+  // buffer (the Doc or fragment holding them), valid until the next Read() or
+  // View() or the reader's destruction. Empty only at or past the end.
+  virtual Result<std::span<const uint8_t>> View(uint64_t offset, size_t max) = 0;
 };
 
 class ObjectWriter {

@@ -116,6 +116,42 @@ TEST_F(EngineTest, LargeObjectIsFragmentedAndRangeReadable) {
   EXPECT_EQ(*(*r)->Read(1'000'003, {&b, 1}), 0u);
 }
 
+// View() hands out the reader's own fragment buffer: each view ends at its
+// fragment's end, and reading a whole object view by view gives its bytes.
+TEST_F(EngineTest, ViewsReturnTheBytesOfOneFragmentAtATime) {
+  auto e = Open();
+  Key big = KeyOf(41), small = KeyOf(42);
+  auto data = Bytes(41, 300'001);  // 5 fragments of 64 KiB, the last one partial
+  auto little = Bytes(42, 1000);
+  ASSERT_TRUE(e->Put(big, data).ok());
+  ASSERT_TRUE(e->Put(small, little).ok());
+  auto r = e->OpenRead(big);
+  ASSERT_TRUE(r.ok());
+  std::vector<uint8_t> got;
+  while (got.size() < data.size()) {
+    auto v = (*r)->View(got.size(), 1 << 20);
+    ASSERT_TRUE(v.ok()) << v.status().ToString();
+    ASSERT_FALSE(v->empty());
+    uint64_t frag_end = (got.size() / 65536 + 1) * 65536;
+    EXPECT_EQ(got.size() + v->size(), std::min<uint64_t>(frag_end, data.size()));
+    got.insert(got.end(), v->begin(), v->end());
+  }
+  EXPECT_EQ(got, data);
+  auto mid = (*r)->View(65536 + 100, 10);  // inside a fragment, bounded by max
+  ASSERT_TRUE(mid.ok());
+  EXPECT_EQ(std::vector<uint8_t>(mid->begin(), mid->end()),
+            std::vector<uint8_t>(data.begin() + 65636, data.begin() + 65646));
+  EXPECT_TRUE((*r)->View(data.size(), 10)->empty());
+  EXPECT_TRUE((*r)->View(0, 0)->empty());
+
+  auto rs = e->OpenRead(small);
+  ASSERT_TRUE(rs.ok());
+  auto v = (*rs)->View(10, 1 << 20);
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(std::vector<uint8_t>(v->begin(), v->end()),
+            std::vector<uint8_t>(little.begin() + 10, little.end()));
+}
+
 // Read-ahead (read_ahead.h) must not change what a reader sees, however it
 // moves through an object, and must not outlive a reader that stops early.
 TEST_F(EngineTest, ReadAheadReturnsTheSameBytesForEveryAccessPattern) {

@@ -41,7 +41,12 @@ void PrintUsage(const cycas::Config& config) {
 // message touches fresh pages: a 64 MiB upload took ~1M page faults (about a
 // third of the server's CPU) against ~0.1M once freed memory is kept. The
 // retained memory is bounded by the peak the server actually used.
+// jemalloc (the default build) keeps freed pages for reuse by itself and
+// returns them after its decay time, so this tunes glibc's malloc only.
 void TuneAllocator(uint64_t retain) {
+#ifdef CYCAS_WITH_JEMALLOC
+  return;
+#endif
   if (retain == 0) return;
   if (const char* t = std::getenv("GLIBC_TUNABLES"); t != nullptr && std::strstr(t, "malloc")) {
     return;  // the operator tuned it by hand

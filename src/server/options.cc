@@ -21,7 +21,8 @@ std::vector<OptionSpec> ServerOptionSpecs() {
        "not mmap); at most 1GiB. Streaming 1MiB messages otherwise faults in fresh pages for each "
        "one, "
        "which cost large uploads 15-20% of their throughput. 0: glibc's own defaults. "
-       "Ignored when GLIBC_TUNABLES sets malloc options."},
+       "Ignored when GLIBC_TUNABLES sets malloc options, and in builds linked with jemalloc "
+       "(the default), which keeps freed memory for reuse by itself."},
       {"log.level", T::kString, "info", "Log level: debug, info, warn, error or off."},
       {"engine.path", T::kString, "",
        "Store file or block device. Empty: <server.data_dir>/store.cyc."},

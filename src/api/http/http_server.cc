@@ -815,14 +815,16 @@ asio::awaitable<bool> Connection::SendBlob(const Request& req, int code, BlobRea
   co_await bhttp::async_write_header(socket_, sr, asio::redirect_error(asio::use_awaitable, ec));
   if (ec) co_return false;
   if (head || length == 0) co_return true;
-  std::vector<uint8_t> chunk(
-      std::min<uint64_t>(length > kLargeChunkSize ? kLargeChunkSize : kChunkSize, length));
+  // Sent straight from the reader's buffer (an engine fragment, a RAM-tier
+  // blob): no copy into a buffer of our own. The view stays valid until the
+  // next ReadView, i.e. until this piece has been written.
+  const size_t piece = length > kLargeChunkSize ? kLargeChunkSize : kChunkSize;
   uint64_t pos = offset, end = offset + length;
   while (pos < end) {
-    size_t want = static_cast<size_t>(std::min<uint64_t>(chunk.size(), end - pos));
-    Result<size_t> n = size_t{0};
+    size_t want = static_cast<size_t>(std::min<uint64_t>(piece, end - pos));
+    Result<std::span<const uint8_t>> view = std::span<const uint8_t>();
     auto read = [&] {
-      n = reader.Read(pos, std::span<uint8_t>(chunk.data(), want));
+      view = reader.ReadView(pos, want);
       return Status::Ok();
     };
     if (offload) {
@@ -830,22 +832,23 @@ asio::awaitable<bool> Connection::SendBlob(const Request& req, int code, BlobRea
     } else {
       (void)read();
     }
-    if (!n.ok() || *n == 0) {
+    if (!view.ok() || view->empty()) {
       // Headers are out: the only honest signal left is to cut the connection.
       LOG(kWarn, "http read failed mid-response")
           .kv("target", SV(req.target()))
-          .kv("error", n.ok() ? std::string("short blob") : n.status().ToString());
+          .kv("error", view.ok() ? std::string("short blob") : view.status().ToString());
       co_return false;
     }
-    pos += *n;
-    res.body().data = chunk.data();
-    res.body().size = *n;
+    const size_t n = view->size();
+    pos += n;
+    res.body().data = const_cast<uint8_t*>(view->data());  // buffer_body only reads it
+    res.body().size = n;
     res.body().more = pos < end;
     Arm(server_->options().slow_client_timeout);
     co_await bhttp::async_write(socket_, sr, asio::redirect_error(asio::use_awaitable, ec));
     if (ec == bhttp::error::need_buffer) ec = {};
     if (ec) co_return false;
-    server_->metrics().AddBytesOut(*n);
+    server_->metrics().AddBytesOut(n);
   }
   if (!sr.is_done()) {
     res.body().data = nullptr;
