@@ -134,13 +134,25 @@ TEST_F(HttpE2ETest, EmptyBlobAlwaysExists) {
   EXPECT_EQ(get.header("content-length"), "0");
 }
 
+// The value of an unlabelled counter or gauge in /metrics text (-1 if absent).
+double MetricValue(const std::string& text, const std::string& name) {
+  size_t at = text.find("\n" + name + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + name.size() + 2));
+}
+
 TEST_F(HttpE2ETest, HashMismatchIs400NamingExpectedAndActual) {
   std::string claimed = Sha256Hex("what the client claims");
+  const double docs_before = MetricValue(Get("/metrics").body, "cycas_engine_docs_written_total");
+  ASSERT_GE(docs_before, 0);
   CurlResponse put = Put("/cas/" + claimed, "what the client sends");
   EXPECT_EQ(put.status, 400);
   EXPECT_NE(put.body.find(claimed), std::string::npos) << put.body;
   EXPECT_NE(put.body.find(Sha256Hex("what the client sends")), std::string::npos) << put.body;
   EXPECT_EQ(Get("/cas/" + claimed).status, 404);
+  // Nothing was written for the rejected bytes: no blob, and no size record
+  // (which is queued beside the blob's commit only once the bytes verified).
+  EXPECT_EQ(MetricValue(Get("/metrics").body, "cycas_engine_docs_written_total"), docs_before);
 }
 
 TEST_F(HttpE2ETest, ChunkedUploadIsVerifiedAndStored) {

@@ -1381,15 +1381,8 @@ asio::awaitable<Outcome> Connection::CasPut(Parser& parser, const CachePath& pat
       }
     }
     bool exists = !writer.ok();
-    // The body is hashed here as well as in the verifying writer: knowing that
-    // it matches before the commit lets the size record be written alongside the
-    // blob, so the two durable writes share a flush instead of taking two in a
-    // row, while a record is still only ever written for verified bytes.
-    Hasher hasher(digest.function());
     BodyError be = co_await ReadBody(parser, [&](std::span<const uint8_t> data) {
-      if (exists) return Status::Ok();
-      hasher.Update(data);
-      return (*writer)->Append(data);
+      return exists ? Status::Ok() : (*writer)->Append(data);
     });
     if (!be.status.ok()) {
       Outcome o_ = co_await fail(be);
@@ -1400,29 +1393,33 @@ asio::awaitable<Outcome> Connection::CasPut(Parser& parser, const CachePath& pat
       bool ok = co_await SendText(req, 204, "");
       co_return Outcome{204, ok};
     }
-    if (HashBytes actual = hasher.Finish(); actual != digest.hash()) {
-      (*writer)->Abort();
-      Outcome o_ = co_await SendError(
-          req, Status::InvalidArgument("upload does not match its digest: expected " +
-                                       std::string(DigestFunctionName(digest.function())) + " " +
-                                       digest.hex() + ", computed " + HexEncode(actual)));
-      co_return o_;
-    }
     std::array<Status, 2> st;
     if ((*writer)->CanCommitAsync() && cache.CanRememberSizeAsync()) {
       // Both durable writes are queued from here and share a flush; no thread
-      // waits for it.
+      // waits for it. The CAS writer checks size and hash before it queues
+      // anything and reports a mismatch at once, so a commit that has already
+      // failed when CommitAsync returns means the size record is not written:
+      // records are only ever written for verified bytes. (AwaitAll starts
+      // its operations in order, on this thread.)
+      enum : int { kQueuing, kQueued, kRejected };
+      auto state = std::make_shared<std::atomic<int>>(kQueuing);
       st = co_await server_->AwaitAll(
-          [&](std::function<void(Status)> done) { (*writer)->CommitAsync(std::move(done)); },
           [&](std::function<void(Status)> done) {
+            (*writer)->CommitAsync([state, done = std::move(done)](Status s) {
+              int queuing = kQueuing;
+              if (!s.ok()) state->compare_exchange_strong(queuing, kRejected);
+              done(std::move(s));
+            });
+            int queuing = kQueuing;
+            state->compare_exchange_strong(queuing, kQueued);
+          },
+          [&](std::function<void(Status)> done) {
+            if (state->load() == kRejected) return done(Status::Ok());
             cache.RememberSizeAsync(digest, [done = std::move(done)] { done(Status::Ok()); });
           });
     } else {
-      st = co_await server_->OffloadAll([&] { return (*writer)->Commit(); },
-                                        [&] {
-                                          cache.RememberSize(digest);
-                                          return Status::Ok();
-                                        });
+      st[0] = co_await server_->Offload([&] { return (*writer)->Commit(); });
+      if (st[0].ok()) co_await RememberSize(digest);
     }
     if (!st[0].ok()) {
       Outcome o_ = co_await SendError(req, st[0]);
