@@ -11,24 +11,38 @@ namespace {
 
 constexpr size_t kCopyForwardQueueLimit = 4096;
 
+// The fixed part of an object header Doc's fragment table: fragment count and
+// size, then `count` FragmentRefs. False when the data cannot hold that.
+struct FragmentTable {
+  uint32_t count = 0;
+  uint32_t fragment_size = 0;
+};
+bool ParseFragmentTable(std::span<const uint8_t> d, FragmentTable* t) {
+  if (d.size() < 8) return false;
+  std::memcpy(&t->count, d.data(), 4);
+  std::memcpy(&t->fragment_size, d.data() + 4, 4);
+  return d.size() == 8 + uint64_t{t->count} * sizeof(FragmentRef);
+}
+
 // Reads an object stored as one Doc, or as fragments listed by a header Doc.
 class EngineReader final : public ObjectReader {
  public:
+  // `wait_for_writer`: how long a reader whose copy was overwritten waits for a
+  // rewrite of the key in progress before it looks for the new copy (0 for
+  // the copy-forward's own reader, which holds the key's write slot itself).
   EngineReader(Stripe* stripe, Key key, DirEntry entry, LoadedDoc head, EngineStats* stats,
-               ReadAheadPool* read_ahead, uint32_t read_ahead_depth)
+               ReadAheadPool* read_ahead, uint32_t read_ahead_depth,
+               std::chrono::milliseconds wait_for_writer)
       : stripe_(stripe),
         key_(key),
         entry_(entry),
         head_(std::move(head)),
         stats_(stats),
         read_ahead_(read_ahead),
-        depth_(read_ahead_depth) {
+        depth_(read_ahead_depth),
+        wait_for_writer_(wait_for_writer) {
     multi_ = head_.header.type == static_cast<uint8_t>(DocType::kObjectHeader);
-    if (multi_) {
-      auto d = head_.data();
-      std::memcpy(&count_, d.data(), 4);
-      std::memcpy(&fragment_size_, d.data() + 4, 4);
-    }
+    if (multi_) table_ok_ = ParseFragmentTable(head_.data(), &table_);
   }
 
   // Checks the fragment table against the object's length before any read.
@@ -39,13 +53,13 @@ class EngineReader final : public ObjectReader {
       }
       return Status::Ok();
     }
-    auto d = head_.data();
     uint64_t total = head_.header.total_len;
-    if (d.size() < 8 || fragment_size_ == 0) return Status::DataLoss("malformed fragment table");
+    const uint32_t fs = table_.fragment_size;
+    if (!table_ok_ || fs == 0 || table_.count == 0) {
+      return Status::DataLoss("malformed fragment table");
+    }
     // Written without the usual (total + fs - 1) / fs, which wraps for a forged total near 2^64.
-    uint64_t expected = total / fragment_size_ + (total % fragment_size_ != 0);
-    if (d.size() != 8 + uint64_t{count_} * sizeof(FragmentRef) || count_ == 0 ||
-        count_ != expected) {
+    if (table_.count != total / fs + (total % fs != 0)) {
       return Status::DataLoss("malformed fragment table");
     }
     return Status::Ok();
@@ -70,13 +84,13 @@ class EngineReader final : public ObjectReader {
       size_t n = static_cast<size_t>(std::min<uint64_t>(max, size() - offset));
       return head_.data().subspan(static_cast<size_t>(offset), n);
     }
-    uint32_t index = static_cast<uint32_t>(offset / fragment_size_);
+    uint32_t index = static_cast<uint32_t>(offset / table_.fragment_size);
     if (!fragment_ || fragment_index_ != index) {
       Result<LoadedDoc> doc = Status::Internal("unset");
       for (int attempt = 0;; attempt++) {
         doc = LoadFragment(index, offset);
-        uint64_t expect =
-            std::min<uint64_t>(fragment_size_, size() - uint64_t{index} * fragment_size_);
+        uint64_t expect = std::min<uint64_t>(table_.fragment_size,
+                                             size() - uint64_t{index} * table_.fragment_size);
         if (doc.ok() && (doc->header.data_len != expect || doc->header.first_key != key_)) {
           stats_->validation_failures++;
           doc = Status::DataLoss("fragment " + std::to_string(index) + " has the wrong length");
@@ -100,7 +114,7 @@ class EngineReader final : public ObjectReader {
       fragment_ = std::move(*doc);
       fragment_index_ = index;
     }
-    uint64_t in_frag = offset - uint64_t{index} * fragment_size_;
+    uint64_t in_frag = offset - uint64_t{index} * table_.fragment_size;
     auto d = fragment_->data();
     size_t n = static_cast<size_t>(std::min<uint64_t>(max, d.size() - in_frag));
     return d.subspan(static_cast<size_t>(in_frag), n);
@@ -111,8 +125,7 @@ class EngineReader final : public ObjectReader {
   // fragment table shape), reads its header and continues from it.
   bool SwitchToCurrentCopy() {
     // A rewrite in progress (copy-forward) may be what overwrote this copy:
-    // let it commit first. (The copy-forward's own reader holds the slot and
-    // leaves wait_for_writer_ at 0.)
+    // let it commit first.
     if (wait_for_writer_.count() > 0) (void)stripe_->WaitNoWriter(key_, wait_for_writer_);
     DirEntry now{};
     if (!stripe_->ContainsObject(key_, &now)) return false;
@@ -122,13 +135,9 @@ class EngineReader final : public ObjectReader {
         doc->header.total_len != head_.header.total_len) {
       return false;
     }
-    auto d = doc->data();
-    if (d.size() < 8) return false;
-    uint32_t count, fs;
-    std::memcpy(&count, d.data(), 4);
-    std::memcpy(&fs, d.data() + 4, 4);
-    if (fs != fragment_size_ || count != count_ ||
-        d.size() != 8 + uint64_t{count} * sizeof(FragmentRef)) {
+    FragmentTable now_table;
+    if (!ParseFragmentTable(doc->data(), &now_table) ||
+        now_table.fragment_size != table_.fragment_size || now_table.count != table_.count) {
       return false;
     }
     for (auto& [i, pending] : ahead_) pending->Cancel();
@@ -167,7 +176,8 @@ class EngineReader final : public ObjectReader {
     }
     if (read_ahead_ != nullptr && want > 0) {
       uint32_t next = ahead_.empty() ? index + 1 : ahead_.back().first + 1;
-      uint32_t last = static_cast<uint32_t>(std::min<uint64_t>(uint64_t{index} + want, count_ - 1));
+      uint32_t last =
+          static_cast<uint32_t>(std::min<uint64_t>(uint64_t{index} + want, table_.count - 1));
       for (; next <= last; next++) {
         auto pending =
             read_ahead_->Submit(FragmentRead(next), uint64_t{RefOf(next).sectors} * kSectorSize);
@@ -191,14 +201,12 @@ class EngineReader final : public ObjectReader {
   ReadAheadPool* read_ahead_;
   uint32_t depth_;
   std::deque<std::pair<uint32_t, std::shared_ptr<PendingRead>>> ahead_;
+  std::chrono::milliseconds wait_for_writer_;
   bool multi_ = false;
-  uint32_t count_ = 0;
-  uint32_t fragment_size_ = 0;
+  FragmentTable table_;
+  bool table_ok_ = false;
   std::optional<LoadedDoc> fragment_;
   uint32_t fragment_index_ = 0;
-
- public:
-  std::chrono::milliseconds wait_for_writer_{0};  // set by Engine::OpenRead
 };
 
 }  // namespace
@@ -513,9 +521,9 @@ Result<std::unique_ptr<ObjectReader>> Engine::OpenRead(const Key& key, RecordKin
     s->DropEntry(key, type, e);
     return Status::NotFound("stored copy failed validation: " + doc.status().message());
   }
-  auto reader = std::make_unique<EngineReader>(s, key, e, std::move(*doc), &stats_,
-                                               read_ahead_.get(), options_.read_ahead_fragments);
-  if (kind == RecordKind::kObject) reader->wait_for_writer_ = options_.writer_wait;
+  auto reader = std::make_unique<EngineReader>(
+      s, key, e, std::move(*doc), &stats_, read_ahead_.get(), options_.read_ahead_fragments,
+      kind == RecordKind::kObject ? options_.writer_wait : std::chrono::milliseconds(0));
   if (Status st = reader->Validate(); !st.ok()) {
     stats_.validation_failures++;
     stats_.misses++;
@@ -633,7 +641,7 @@ Status Engine::CopyForward(const Key& key) {
   auto doc = s->ReadDoc(e, key);
   if (!doc.ok()) return doc.status();
   EngineReader reader(s, key, e, std::move(*doc), &stats_, read_ahead_.get(),
-                      options_.read_ahead_fragments);
+                      options_.read_ahead_fragments, std::chrono::milliseconds(0));
   RETURN_IF_ERROR(reader.Validate());
   // Hold the key's write slot, then check the object is still the copy we read:
   // a removal or a rewrite that got in first wins.
