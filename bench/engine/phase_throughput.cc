@@ -198,7 +198,7 @@ Status RunSmallObjectPhase(const BenchConfig& c, Report& r, Baseline& base, bool
   const uint64_t limit = before.ring_bytes / doc_bytes * 8 / 10;
 
   const auto payload = RandomBytes(c.small_size, 13);
-  const uint32_t threads = async ? StripeCount(c) : c.small_threads;
+  const uint32_t threads = async ? std::min(StripeCount(c), c.small_threads) : c.small_threads;
   std::atomic<uint64_t> next{0};
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> done{0}, errors{0};

@@ -74,6 +74,7 @@ class EngineReader final : public ObjectReader {
   Result<size_t> Read(uint64_t offset, std::span<uint8_t> out) override {
     auto view = View(offset, out.size());
     if (!view.ok()) return view.status();
+    if (view->empty()) return size_t{0};  // its data() may be null, which memcpy must not see
     std::memcpy(out.data(), view->data(), view->size());
     return view->size();
   }
