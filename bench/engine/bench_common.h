@@ -45,6 +45,9 @@ struct BenchConfig {
   uint32_t large_chunk = 1 * kMiB;  // Append() size, like a streamed upload's chunks
   // 3. small objects
   uint32_t small_threads = 64;
+  // Which kinds of small-object writer run: blocking threads, async submitters.
+  bool small_threads_mode = true;
+  bool small_async_mode = true;
   uint32_t small_size = 4 * kKiB;
   double small_seconds = 10;
   uint64_t small_store = 2 * kGiB;

@@ -45,6 +45,7 @@ const char kUsage[] = R"(usage: engine_bench [flags]
   --aggregation=BYTES     aggregation buffer per stripe (default: the engine's, 4MiB)
   --small-threads=N       concurrent 4 KiB writes: writer threads, and in-flight
                           PutAsync calls in the async run (default 64)
+  --small-writers=a,b      kinds of small-object writer: threads,async (default both)
   --small-seconds=S       duration of the small-object phase (default 10)
   --small-store=BYTES     store size for the small-object phase (default 2GiB)
   --objects=N             objects in the directory phase (default 10000000)
@@ -144,6 +145,17 @@ bool ParseFlags(int argc, char** argv, BenchConfig& c) {
       c.aggregation = static_cast<uint32_t>(ParseBytes(v));
     } else if (a == "small-threads") {
       c.small_threads = static_cast<uint32_t>(std::stoul(v));
+    } else if (a == "small-writers") {
+      c.small_threads_mode = c.small_async_mode = false;
+      for (const auto& w : Split(v)) {
+        if (w == "threads") {
+          c.small_threads_mode = true;
+        } else if (w == "async") {
+          c.small_async_mode = true;
+        } else {
+          return false;
+        }
+      }
     } else if (a == "small-seconds") {
       c.small_seconds = std::stod(v);
     } else if (a == "small-store") {
@@ -176,7 +188,7 @@ bool ParseFlags(int argc, char** argv, BenchConfig& c) {
     }
   }
   return c.repeat >= 1 && !c.cf_fractions.empty() && c.zipf_threads >= 1 && c.small_threads >= 1 &&
-         c.fill_threads >= 1 && c.objects >= 1000;
+         (c.small_threads_mode || c.small_async_mode) && c.fill_threads >= 1 && c.objects >= 1000;
 }
 
 std::string CpuModel() {
@@ -270,6 +282,7 @@ int Main(int argc, char** argv) {
     });
     run("small", [&] {
       for (bool async : {false, true}) {
+        if (!(async ? c.small_async_mode : c.small_threads_mode)) continue;
         RETURN_IF_ERROR(RunSmallObjectPhase(c, report, base, /*written=*/false, async));
         RETURN_IF_ERROR(RunSmallObjectPhase(c, report, base, /*written=*/true, async));
       }

@@ -454,6 +454,7 @@ Status Engine::OpenSpan(const SpanSpec& span, uint32_t stripes, uint32_t* first_
   so.snapshot_interval = options_.snapshot_interval;
   so.cached_read_max = options_.cached_read_max;
   so.cache_rereads = options_.cache_rereads;
+  so.convert_ahead_bytes = options_.convert_ahead_bytes;
   for (uint32_t s = 0; s < h.stripe_count; s++) {
     StripeGeometry g = GeometryOf(h, s);
     if (g.content_sectors < 2 * options_.aggregation_bytes / kSectorSize) {
@@ -725,6 +726,8 @@ EngineStatsSnapshot Engine::Stats() {
   r.snapshots = stats_.snapshots;
   r.replayed_docs = stats_.replayed_docs;
   r.recovery_micros = stats_.recovery_micros;
+  r.converted_bytes = stats_.converted_bytes;
+  r.convert_micros = stats_.convert_micros;
   r.ring_bytes = ring_bytes_;
   for (auto& s : stripes_) {
     auto ss = s->SnapshotStats();

@@ -77,6 +77,13 @@ struct EngineOptions {
   uint32_t read_ahead_fragments = 3;
   // Most bytes of fragments read ahead and not yet consumed, engine-wide.
   uint64_t read_ahead_bytes = 64ull << 20;
+  // On a preallocated file, the flusher writes zeros over the unwritten
+  // extents this far ahead of each batch in one go (BlockFile::ConvertUnwritten),
+  // so the first pass over a fresh store syncs like a written one: with
+  // unwritten extents each group commit's fdatasync also wrote extent
+  // metadata. 0 disables; it is only ever done where the filesystem reports
+  // unwritten extents.
+  uint64_t convert_ahead_bytes = 32ull << 20;
   std::chrono::milliseconds writer_wait{
       30'000};           // how long a 2nd writer of a key waits for the 1st
   IoEnv* env = nullptr;  // nullptr: IoEnv::Default()
@@ -119,6 +126,7 @@ struct EngineStatsSnapshot {
       replayed_docs;
   uint64_t copy_forward_queued;  // touched objects not yet copied (including the one in progress)
   uint64_t recovery_micros;
+  uint64_t converted_bytes, convert_micros;
   uint64_t directory_entries_used, directory_capacity, directory_bytes;
   uint64_t ring_bytes;
   std::vector<StripeSnapshotStats> stripes;

@@ -44,6 +44,11 @@ class FaultFile final : public BlockFile {
     if (int e = env_->sync_errno.load()) return Status::IoError("injected fdatasync fault", e);
     return base_->Sync();
   }
+  Result<uint64_t> ConvertUnwritten(uint64_t offset, uint64_t length) override {
+    if (env_->crashed) return uint64_t{0};
+    if (int e = env_->write_errno.load()) return Status::IoError("injected write fault", e);
+    return base_->ConvertUnwritten(offset, length);
+  }
   uint64_t size() const override { return base_->size(); }
   bool direct_io() const override { return base_->direct_io(); }
 

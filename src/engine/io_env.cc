@@ -1,11 +1,14 @@
 #include "engine/io_env.h"
 
 #include <fcntl.h>
+#include <linux/fiemap.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -71,6 +74,61 @@ class PosixBlockFile final : public BlockFile {
     return Status::Ok();
   }
 
+  Result<uint64_t> ConvertUnwritten(uint64_t offset, uint64_t length) override {
+    // Only with direct I/O: buffered writes may still sit in the page cache
+    // over an extent the map reports as unwritten.
+    if (!direct_ || no_extent_map_.load(std::memory_order_relaxed)) return uint64_t{0};
+    constexpr uint64_t kAlign = AlignedBuffer::kAlignment;
+    const uint64_t end = std::min(offset + length, size_) / kAlign * kAlign;
+    offset = (offset + kAlign - 1) / kAlign * kAlign;
+    uint64_t converted = 0;
+    auto zero = [&](uint64_t from, uint64_t to) -> Status {
+      static const AlignedBuffer zeros(1 << 20);
+      from = std::max(from, offset);
+      to = std::min(to, end);
+      for (uint64_t at = from; at < to;) {
+        uint64_t n = std::min<uint64_t>(to - at, zeros.size());
+        RETURN_IF_ERROR(WriteAt(at, {zeros.data(), n}));
+        at += n;
+        converted += n;
+      }
+      return Status::Ok();
+    };
+    constexpr uint32_t kExtents = 64;
+    // struct fiemap ends in a flexible array of extents: room for kExtents.
+    alignas(struct fiemap) uint8_t raw[sizeof(struct fiemap) + kExtents * sizeof(fiemap_extent)];
+    auto* map = reinterpret_cast<struct fiemap*>(raw);
+    uint64_t pos = offset;
+    while (pos < end) {
+      std::memset(raw, 0, sizeof raw);
+      map->fm_start = pos;
+      map->fm_length = end - pos;
+      map->fm_extent_count = kExtents;
+      if (::ioctl(fd_, FS_IOC_FIEMAP, map) != 0) {
+        if (errno == EOPNOTSUPP || errno == ENOTTY || errno == EINVAL) {
+          no_extent_map_ = true;  // tmpfs, block devices, ...: nothing to convert
+          break;
+        }
+        return Status::IoError(Where("extent map", pos), errno);
+      }
+      bool last = map->fm_mapped_extents == 0;
+      for (uint32_t i = 0; i < map->fm_mapped_extents && !last; i++) {
+        const struct fiemap_extent& e = map->fm_extents[i];
+        const uint64_t e_end = e.fe_logical + e.fe_length;
+        if (e.fe_logical > pos) RETURN_IF_ERROR(zero(pos, e.fe_logical));  // a hole
+        if (e.fe_flags & FIEMAP_EXTENT_UNWRITTEN) RETURN_IF_ERROR(zero(e.fe_logical, e_end));
+        pos = std::max(pos, e_end);
+        last = (e.fe_flags & FIEMAP_EXTENT_LAST) != 0 || pos >= end;
+      }
+      if (last) {
+        if (pos < end) RETURN_IF_ERROR(zero(pos, end));  // a hole up to the end
+        break;
+      }
+    }
+    if (converted > 0) RETURN_IF_ERROR(Sync());
+    return converted;
+  }
+
   uint64_t size() const override { return size_; }
   bool direct_io() const override { return direct_; }
 
@@ -83,6 +141,7 @@ class PosixBlockFile final : public BlockFile {
   uint64_t size_;
   bool direct_;
   std::string path_;
+  std::atomic<bool> no_extent_map_{false};
 };
 
 class PosixIoEnv final : public IoEnv {

@@ -36,6 +36,19 @@ class BlockFile {
   virtual Status WriteAt(uint64_t offset, std::span<const uint8_t> data) = 0;
   // Makes completed writes durable (fdatasync).
   virtual Status Sync() = 0;
+  // Writes zeros over the parts of [offset, offset + length) that the
+  // filesystem has allocated but never written (fallocate's unwritten
+  // extents) or not allocated at all, then syncs; returns the bytes written.
+  // Why: the first write into an unwritten extent also changes the file's
+  // extent tree, so every fdatasync that covers it must write metadata too (3x
+  // the time of a plain device flush here). Converting a large range ahead of
+  // the ring's cursor pays that once per range instead of once per group
+  // commit. Contents never change (such ranges read as zeros), so this is safe
+  // for any range that is not being written concurrently. Files without
+  // extent maps (FIEMAP), buffered files and block devices: nothing to do.
+  virtual Result<uint64_t> ConvertUnwritten(uint64_t /*offset*/, uint64_t /*length*/) {
+    return uint64_t{0};
+  }
   virtual uint64_t size() const = 0;
   virtual bool direct_io() const = 0;
 };

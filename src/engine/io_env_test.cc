@@ -39,5 +39,49 @@ TEST(IoEnvTest, CachedReadsSeeEveryDirectOverwrite) {
   std::filesystem::remove(path);
 }
 
+// ConvertUnwritten writes zeros only where the file holds nothing yet: data
+// already written keeps its bytes, each range is converted once, and a range
+// converted before costs nothing the second time.
+TEST(IoEnvTest, ConvertUnwrittenKeepsDataAndConvertsOnlyUnwrittenSpace) {
+  std::string path = testing::TempDir() + "/cycas_io_env_convert_" + std::to_string(getpid());
+  std::filesystem::remove(path);
+  constexpr uint64_t kSize = 4 << 20;
+  auto f = IoEnv::Default()->OpenBlockFile(path, kSize, /*want_direct_io=*/true);
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  if (!(*f)->direct_io()) {
+    std::filesystem::remove(path);
+    GTEST_SKIP() << "the filesystem of " << path << " refuses O_DIRECT";
+  }
+  AlignedBuffer a(64 << 10), b(4 << 10);
+  std::memset(a.data(), 'a', a.size());
+  std::memset(b.data(), 'b', b.size());
+  ASSERT_TRUE((*f)->WriteAt(1 << 20, a.span()).ok());
+  ASSERT_TRUE((*f)->WriteAt((3 << 20) - b.size(), b.span()).ok());
+
+  auto part = (*f)->ConvertUnwritten(512 << 10, 256 << 10);
+  ASSERT_TRUE(part.ok()) << part.status().ToString();
+  auto rest = (*f)->ConvertUnwritten(0, kSize);
+  ASSERT_TRUE(rest.ok()) << rest.status().ToString();
+  auto again = (*f)->ConvertUnwritten(0, kSize);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+
+  AlignedBuffer all(kSize);
+  ASSERT_TRUE((*f)->ReadAt(0, all.span()).ok());
+  for (uint64_t i = 0; i < kSize; i++) {
+    char want = 0;
+    if (i >= (1 << 20) && i < (1 << 20) + a.size()) want = 'a';
+    if (i >= (3 << 20) - b.size() && i < (3 << 20)) want = 'b';
+    ASSERT_EQ(static_cast<char>(all.data()[i]), want) << "byte " << i;
+  }
+  f->reset();
+  std::filesystem::remove(path);
+  if (*part == 0 && *rest == 0) {
+    GTEST_SKIP() << "the filesystem of " << path << " reports no unwritten extents";
+  }
+  EXPECT_EQ(*part, uint64_t{256 << 10});
+  EXPECT_EQ(*rest, kSize - (256 << 10) - a.size() - b.size());
+  EXPECT_EQ(*again, 0u);
+}
+
 }  // namespace
 }  // namespace cycas::engine

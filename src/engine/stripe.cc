@@ -410,6 +410,32 @@ Status Stripe::WriteBatch(AggBuffer* b, uint32_t len) {
   return st;
 }
 
+void Stripe::ConvertAhead(uint32_t base, uint32_t sectors) {
+  if (options_.convert_ahead_bytes == 0 || base + sectors <= converted_until_) return;
+  // Everything from the batch on, up to convert_ahead_bytes past it, lies
+  // ahead of the cursor: no reader or writer touches it until this flusher
+  // writes the next batches there.
+  const uint32_t from = std::max(converted_until_, base);
+  const uint64_t ahead = options_.convert_ahead_bytes / kSectorSize;
+  const uint32_t to = static_cast<uint32_t>(
+      std::min<uint64_t>(geo_.content_sectors, uint64_t{base} + sectors + ahead));
+  converted_until_ = to;
+  auto t0 = std::chrono::steady_clock::now();
+  auto converted = file_->ConvertUnwritten(geo_.content_offset + uint64_t{from} * kSectorSize,
+                                           uint64_t{to - from} * kSectorSize);
+  if (!converted.ok()) {
+    // Only a cost: the batch's own write and sync convert what it covers.
+    LOG(kWarn, "cannot convert unwritten extents ahead of the cursor")
+        .kv("stripe", index_)
+        .kv("error", converted.status().ToString());
+    return;
+  }
+  if (*converted > 0) {
+    stats_->converted_bytes += *converted;
+    stats_->convert_micros += Micros(t0);
+  }
+}
+
 template <typename Retry>
 bool Stripe::FailAndRetry(std::unique_lock<std::mutex>& lk, const Status& error, Retry retry) {
   failed_ = true;
@@ -479,12 +505,14 @@ void Stripe::FlusherLoop() {
       clock_.evict_end = 0;
       stats_->wraps++;
       stats_->swept_entries += dir_.Sweep(clock_);
+      converted_until_ = 0;
     }
     // From here on, nothing in the region being written is reachable. (After
     // recovery evict_end may already lie further ahead; it never moves back.)
     const uint32_t batch_end = flushing_.base + len / kSectorSize;
     clock_.evict_end = std::max(clock_.evict_end, batch_end);
     lk.unlock();
+    ConvertAhead(flushing_.base, len / kSectorSize);
     Status st = WriteBatch(&flushing_, len);
     lk.lock();
 

@@ -38,8 +38,9 @@ struct StripeOptions {
   uint32_t aggregation_bytes = 4 << 20;
   bool durable = true;  // false: relaxed mode, acknowledge after write(2) without fdatasync
   std::chrono::milliseconds snapshot_interval{10'000};
-  uint32_t cached_read_max = 64 << 10;  // EngineOptions::cached_read_max
-  bool cache_rereads = true;            // EngineOptions::cache_rereads
+  uint32_t cached_read_max = 64 << 10;      // EngineOptions::cached_read_max
+  bool cache_rereads = true;                // EngineOptions::cache_rereads
+  uint64_t convert_ahead_bytes = 32 << 20;  // EngineOptions::convert_ahead_bytes
 };
 
 // A flushed aggregation buffer; writers wait on it. Each batch has its own
@@ -154,6 +155,10 @@ class Stripe {
   void StartBuffer(AggBuffer* b, uint64_t next_base, uint64_t cycle);
   void FlusherLoop();
   Status WriteBatch(AggBuffer* b, uint32_t len);
+  // Before a batch is written at [base, base + sectors): makes sure the file's
+  // extents from there to convert_ahead_bytes past it are written ones
+  // (BlockFile::ConvertUnwritten). Flusher thread only, without the lock.
+  void ConvertAhead(uint32_t base, uint32_t sectors);
   Status TakeSnapshot(std::unique_lock<std::mutex>& lk, bool clean = false);
   // Fails every waiter of buffered Docs and refuses new ones until `retry`
   // succeeds (called with backoff); returns false if the stripe closed first.
@@ -198,6 +203,9 @@ class Stripe {
   uint64_t generation_ = 0;      // Doc generation of this session
   uint64_t snapshot_epoch_ = 0;  // stats_->sync_failures covered by the last snapshot
   uint64_t sectors_since_snapshot_ = 0;
+  // Ring sectors below this are known to lie in written extents in this cycle
+  // (ConvertAhead; flusher thread only).
+  uint32_t converted_until_ = 0;
   bool dirty_ = false;
   bool failed_ = false;
   bool stop_ = false;

@@ -96,6 +96,7 @@ engine::EngineOptions Server::EngineOptionsFromConfig() const {
   o.read_ahead_fragments = static_cast<uint32_t>(config_.GetInt("engine.read_ahead"));
   o.read_ahead_bytes = config_.GetBytes("engine.read_ahead_memory");
   o.snapshot_interval = config_.GetDuration("engine.snapshot_interval");
+  o.convert_ahead_bytes = config_.GetBytes("engine.convert_ahead");
   o.copy_forward_fraction =
       static_cast<double>(config_.GetInt("engine.copy_forward_fraction")) / 100.0;
   return o;

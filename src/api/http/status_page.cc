@@ -58,6 +58,10 @@ void AppendStoreMetrics(const StatusPageInputs& in, std::string& out) {
           "# HELP cycas_engine_sync_seconds_total Time spent in fdatasync.\n"
           "# TYPE cycas_engine_sync_seconds_total counter\ncycas_engine_sync_seconds_total %.6f\n",
           static_cast<double>(s.sync_micros) / 1e6);
+  AppendMetric(out, "cycas_engine_converted_bytes_total", "counter",
+               "Zeros written over never-written space of a preallocated store file ahead of "
+               "the write cursor (engine.convert_ahead).",
+               s.converted_bytes);
   AppendMetric(out, "cycas_engine_reads_total", "counter", "Object reads.", s.reads);
   AppendMetric(out, "cycas_engine_hits_total", "counter", "Lookups that found an object.", s.hits);
   AppendMetric(out, "cycas_engine_misses_total", "counter", "Lookups that found nothing.",
