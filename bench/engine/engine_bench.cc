@@ -42,6 +42,8 @@ const char kUsage[] = R"(usage: engine_bench [flags]
   --page-cache-reads=BYTES  records up to this size are read through the page cache
                           (default: the engine's engine.page_cache_reads; 0: all O_DIRECT)
   --page-cache-rereads=0|1  larger records read again go through the page cache (default 1)
+  --convert-ahead=BYTES   unwritten space converted ahead of small batches on a fresh
+                          store (default: the engine's engine.convert_ahead; 0: off)
   --aggregation=BYTES     aggregation buffer per stripe (default: the engine's, 4MiB)
   --small-threads=N       concurrent 4 KiB writes: writer threads, and in-flight
                           PutAsync calls in the async run (default 64)
@@ -137,6 +139,8 @@ bool ParseFlags(int argc, char** argv, BenchConfig& c) {
       c.large_size = ParseBytes(v);
     } else if (a == "page-cache-reads") {
       c.page_cache_reads = static_cast<uint32_t>(ParseBytes(v));
+    } else if (a == "convert-ahead") {
+      c.convert_ahead = ParseBytes(v);
     } else if (a == "page-cache-rereads") {
       c.page_cache_rereads = v != "0" && v != "false";
     } else if (a == "read-ahead") {

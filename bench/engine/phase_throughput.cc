@@ -79,6 +79,7 @@ Status RunLargeObjectPhase(const BenchConfig& c, Report& r, Baseline& base, bool
   o.aggregation_bytes = c.aggregation;
   o.read_ahead_fragments = c.read_ahead;
   o.cached_read_max = c.page_cache_reads;
+  o.convert_ahead_bytes = c.convert_ahead;
   o.cache_rereads = c.page_cache_rereads;
   o.average_object_size = 1 * kMiB;
   // An object lives wholly in one stripe and keys fall on stripes at random, so
@@ -158,6 +159,8 @@ Status RunLargeObjectPhase(const BenchConfig& c, Report& r, Baseline& base, bool
         read_cpu / (static_cast<double>(data) / 1e9));
   r.Add("large", "  mean aggregated write, " + state, "MB",
         static_cast<double>(st.bytes_written) / 1e6 / std::max<uint64_t>(1, st.batches_written));
+  r.Add("large", "  zeros converted ahead per byte written, " + state, "x",
+        static_cast<double>(st.converted_bytes) / std::max<uint64_t>(1, st.bytes_written));
   return Status::Ok();
 }
 
@@ -187,6 +190,7 @@ Status RunSmallObjectPhase(const BenchConfig& c, Report& r, Baseline& base, bool
   o.aggregation_bytes = c.aggregation;
   o.size = c.small_store;
   o.average_object_size = c.small_size;
+  o.convert_ahead_bytes = c.convert_ahead;
   if (written) RETURN_IF_ERROR(PrewriteFile(o.path, o.size, c.raw_block));
   ASSIGN_OR_RETURN(auto e, engine::Engine::Open(o));
   const std::string state = written ? "written store" : "fresh store";
@@ -298,6 +302,9 @@ Status RunSmallObjectPhase(const BenchConfig& c, Report& r, Baseline& base, bool
   r.Add("small", "  fdatasync per second, " + tag, "/s", static_cast<double>(syncs) / secs);
   r.Add("small", "  mean fdatasync time, " + tag, "us",
         static_cast<double>(after.sync_micros - before.sync_micros) / std::max<uint64_t>(1, syncs));
+  r.Add("small", "  zeros converted ahead per byte written, " + tag, "x",
+        static_cast<double>(after.converted_bytes - before.converted_bytes) /
+            std::max<uint64_t>(1, after.bytes_written - before.bytes_written));
   r.Add("small", "  ring bytes per 4 KiB object, " + tag, "B",
         static_cast<double>(after.bytes_written - before.bytes_written) /
             std::max<uint64_t>(1, done.load()));

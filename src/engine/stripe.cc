@@ -29,7 +29,8 @@ Stripe::Stripe(uint32_t index, BlockFile* file, StripeGeometry geometry, StripeO
       geo_(geometry),
       options_(options),
       stats_(stats),
-      dir_(geometry.dir) {
+      dir_(geometry.dir),
+      mean_batch_bytes_(options_.aggregation_bytes) {
   cur_.buf = AlignedBuffer(options_.aggregation_bytes);
   flushing_.buf = AlignedBuffer(options_.aggregation_bytes);
 }
@@ -81,6 +82,14 @@ Status Stripe::Close() {
     open_cv_.notify_all();
   }
   flusher_.join();
+  if (converter_.joinable()) {
+    {
+      std::lock_guard cl(conv_mu_);
+      conv_stop_ = true;
+      conv_cv_.notify_all();
+    }
+    converter_.join();
+  }
   std::unique_lock lk(mu_);
   if (failed_)
     return Status::Unavailable("stripe " + std::to_string(index_) + ": closed after I/O failure");
@@ -411,29 +420,65 @@ Status Stripe::WriteBatch(AggBuffer* b, uint32_t len) {
 }
 
 void Stripe::ConvertAhead(uint32_t base, uint32_t sectors) {
-  if (options_.convert_ahead_bytes == 0 || base + sectors <= converted_until_) return;
-  // Everything from the batch on, up to convert_ahead_bytes past it, lies
-  // ahead of the cursor: no reader or writer touches it until this flusher
-  // writes the next batches there.
-  const uint32_t from = std::max(converted_until_, base);
+  // Only while batches are small (group commits of small objects, each paying
+  // a sync). Batches that fill most of the buffer (streamed large objects)
+  // amortise their own conversion, and zeroing ahead of them would write the
+  // disk twice; the average keeps a large object's short last batch from
+  // counting as a small-object load.
+  mean_batch_bytes_ = (mean_batch_bytes_ * 7 + uint64_t{sectors} * kSectorSize) / 8;
+  if (options_.convert_ahead_bytes == 0) return;
+  const uint32_t end = base + sectors;
+  std::unique_lock lk(conv_mu_);
+  // The converter writes zeros wherever the extent map said "unwritten" when
+  // it looked: a batch written into its range meanwhile could be zeroed.
+  conv_cv_.wait(lk,
+                [&] { return !ConvertingLocked() || end <= convert_from_ || base >= convert_to_; });
+  if (ConvertingLocked() || mean_batch_bytes_ >= options_.aggregation_bytes / 4) return;
   const uint64_t ahead = options_.convert_ahead_bytes / kSectorSize;
-  const uint32_t to = static_cast<uint32_t>(
-      std::min<uint64_t>(geo_.content_sectors, uint64_t{base} + sectors + ahead));
-  converted_until_ = to;
-  auto t0 = std::chrono::steady_clock::now();
-  auto converted = file_->ConvertUnwritten(geo_.content_offset + uint64_t{from} * kSectorSize,
-                                           uint64_t{to - from} * kSectorSize);
-  if (!converted.ok()) {
-    // Only a cost: the batch's own write and sync convert what it covers.
-    LOG(kWarn, "cannot convert unwritten extents ahead of the cursor")
-        .kv("stripe", index_)
-        .kv("error", converted.status().ToString());
-    return;
+  // Start the next range while half of the current one is still ahead, so the
+  // converter keeps ahead of the cursor and the flusher never waits for it.
+  if (uint64_t{end} + ahead / 2 <= converted_until_) return;
+  const uint32_t from = std::max(converted_until_, end);
+  const auto to = static_cast<uint32_t>(std::min<uint64_t>(geo_.content_sectors, end + ahead));
+  if (from >= to) return;
+  convert_from_ = from;
+  convert_to_ = to;
+  if (!converter_.joinable()) converter_ = std::thread([this] { ConverterLoop(); });
+  conv_cv_.notify_all();
+}
+
+void Stripe::RestartConversion() {
+  std::unique_lock lk(conv_mu_);
+  conv_cv_.wait(lk, [&] { return !ConvertingLocked(); });
+  converted_until_ = 0;
+}
+
+void Stripe::ConverterLoop() {
+  std::unique_lock lk(conv_mu_);
+  while (true) {
+    conv_cv_.wait(lk, [&] { return conv_stop_ || ConvertingLocked(); });
+    if (conv_stop_) break;
+    const uint32_t from = convert_from_, to = convert_to_;
+    lk.unlock();
+    auto t0 = std::chrono::steady_clock::now();
+    auto converted = file_->ConvertUnwritten(geo_.content_offset + uint64_t{from} * kSectorSize,
+                                             uint64_t{to - from} * kSectorSize);
+    if (!converted.ok()) {
+      // Only a cost: each batch written there converts what it covers itself.
+      LOG(kWarn, "cannot convert unwritten extents ahead of the cursor")
+          .kv("stripe", index_)
+          .kv("error", converted.status().ToString());
+    } else if (*converted > 0) {
+      stats_->converted_bytes += *converted;
+      stats_->convert_micros += Micros(t0);
+    }
+    lk.lock();
+    converted_until_ = to;
+    convert_from_ = convert_to_ = 0;
+    conv_cv_.notify_all();
   }
-  if (*converted > 0) {
-    stats_->converted_bytes += *converted;
-    stats_->convert_micros += Micros(t0);
-  }
+  convert_from_ = convert_to_ = 0;
+  conv_cv_.notify_all();
 }
 
 template <typename Retry>
@@ -505,7 +550,7 @@ void Stripe::FlusherLoop() {
       clock_.evict_end = 0;
       stats_->wraps++;
       stats_->swept_entries += dir_.Sweep(clock_);
-      converted_until_ = 0;
+      RestartConversion();
     }
     // From here on, nothing in the region being written is reachable. (After
     // recovery evict_end may already lie further ahead; it never moves back.)

@@ -155,10 +155,15 @@ class Stripe {
   void StartBuffer(AggBuffer* b, uint64_t next_base, uint64_t cycle);
   void FlusherLoop();
   Status WriteBatch(AggBuffer* b, uint32_t len);
-  // Before a batch is written at [base, base + sectors): makes sure the file's
-  // extents from there to convert_ahead_bytes past it are written ones
-  // (BlockFile::ConvertUnwritten). Flusher thread only, without the lock.
+  // Before a batch is written at [base, base + sectors): keeps the converter
+  // (BlockFile::ConvertUnwritten on its own thread) a convert_ahead_bytes
+  // range ahead of the cursor while batches are small, and waits if the batch
+  // would land in the range being converted. Flusher thread, without mu_.
   void ConvertAhead(uint32_t base, uint32_t sectors);
+  // At a wrap: the next cycle's extents are checked again from the start.
+  void RestartConversion();
+  void ConverterLoop();
+  bool ConvertingLocked() const { return convert_to_ > convert_from_; }
   Status TakeSnapshot(std::unique_lock<std::mutex>& lk, bool clean = false);
   // Fails every waiter of buffered Docs and refuses new ones until `retry`
   // succeeds (called with backoff); returns false if the stripe closed first.
@@ -203,9 +208,16 @@ class Stripe {
   uint64_t generation_ = 0;      // Doc generation of this session
   uint64_t snapshot_epoch_ = 0;  // stats_->sync_failures covered by the last snapshot
   uint64_t sectors_since_snapshot_ = 0;
-  // Ring sectors below this are known to lie in written extents in this cycle
-  // (ConvertAhead; flusher thread only).
+  uint64_t mean_batch_bytes_;  // moving average of batch sizes (flusher thread only)
+  // Conversion ahead of the cursor (ConvertAhead). Ring sectors below
+  // converted_until_ were converted in this cycle; [convert_from_,
+  // convert_to_) is being converted now (empty: idle).
+  std::mutex conv_mu_;
+  std::condition_variable conv_cv_;
   uint32_t converted_until_ = 0;
+  uint32_t convert_from_ = 0, convert_to_ = 0;
+  bool conv_stop_ = false;
+  std::thread converter_;
   bool dirty_ = false;
   bool failed_ = false;
   bool stop_ = false;
