@@ -2,12 +2,19 @@
 
 #include <algorithm>
 
+#include "util/thread_name.h"
+
 namespace cycas {
 
 CheckPool::CheckPool(size_t threads) {
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
   workers_.reserve(threads);
-  for (size_t i = 0; i < threads; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+  for (size_t i = 0; i < threads; ++i) {
+    workers_.emplace_back([this] {
+      NameThisThread("cycas-check");
+      WorkerLoop();
+    });
+  }
 }
 
 CheckPool::~CheckPool() {

@@ -5,6 +5,7 @@
 
 #include "engine/layout.h"
 #include "util/log.h"
+#include "util/thread_name.h"
 
 namespace cycas::engine {
 namespace {
@@ -396,7 +397,10 @@ Status Engine::Init() {
   // default depth of 3; they mostly wait on the device, so not tied to cores.
   read_ahead_ = std::make_unique<ReadAheadPool>(options_.read_ahead_fragments > 0 ? 4 : 0,
                                                 options_.read_ahead_bytes);
-  cf_thread_ = std::thread([this] { CopyForwardLoop(); });
+  cf_thread_ = std::thread([this] {
+    NameThisThread("cycas-copyfwd");
+    CopyForwardLoop();
+  });
   LOG(kInfo, "engine open")
       .kv("stripes", stripes_.size())
       .kv("spans", files_.size())

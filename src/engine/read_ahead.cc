@@ -1,5 +1,7 @@
 #include "engine/read_ahead.h"
 
+#include "util/thread_name.h"
+
 namespace cycas::engine {
 
 PendingRead::~PendingRead() {
@@ -37,7 +39,12 @@ void PendingRead::RunFromPool() {
 }
 
 ReadAheadPool::ReadAheadPool(size_t threads, uint64_t budget_bytes) : budget_(budget_bytes) {
-  for (size_t i = 0; i < threads; i++) workers_.emplace_back([this] { WorkerLoop(); });
+  for (size_t i = 0; i < threads; i++) {
+    workers_.emplace_back([this] {
+      NameThisThread("cycas-readahead");
+      WorkerLoop();
+    });
+  }
 }
 
 ReadAheadPool::~ReadAheadPool() {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "util/log.h"
+#include "util/thread_name.h"
 
 namespace cycas::engine {
 namespace {
@@ -68,7 +69,10 @@ Status Stripe::Open() {
   StartBuffer(&cur_, clock_.cursor, clock_.cycle);
   last_snapshot_ = std::chrono::steady_clock::now();
   stats_->recovery_micros += Micros(t0);
-  flusher_ = std::thread([this] { FlusherLoop(); });
+  flusher_ = std::thread([this] {
+    NameThisThread("cycas-flush-" + std::to_string(index_));
+    FlusherLoop();
+  });
   return Status::Ok();
 }
 
@@ -443,7 +447,12 @@ void Stripe::ConvertAhead(uint32_t base, uint32_t sectors) {
   if (from >= to) return;
   convert_from_ = from;
   convert_to_ = to;
-  if (!converter_.joinable()) converter_ = std::thread([this] { ConverterLoop(); });
+  if (!converter_.joinable()) {
+    converter_ = std::thread([this] {
+      NameThisThread("cycas-conv-" + std::to_string(index_));
+      ConverterLoop();
+    });
+  }
   conv_cv_.notify_all();
 }
 

@@ -43,10 +43,10 @@ void PrintUsage(const cycas::Config& config) {
 // retained memory is bounded by the peak the server actually used.
 // jemalloc (the default build) keeps freed pages for reuse by itself and
 // returns them after its decay time, so this tunes glibc's malloc only.
-void TuneAllocator(uint64_t retain) {
 #ifdef CYCAS_WITH_JEMALLOC
-  return;
-#endif
+void TuneAllocator(uint64_t) {}
+#else
+void TuneAllocator(uint64_t retain) {
   if (retain == 0) return;
   if (const char* t = std::getenv("GLIBC_TUNABLES"); t != nullptr && std::strstr(t, "malloc")) {
     return;  // the operator tuned it by hand
@@ -56,6 +56,7 @@ void TuneAllocator(uint64_t retain) {
   mallopt(M_MMAP_THRESHOLD, kMmapThreshold);
   mallopt(M_TRIM_THRESHOLD, trim);
 }
+#endif
 
 }  // namespace
 

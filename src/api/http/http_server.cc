@@ -39,6 +39,7 @@
 #include "digest/hasher.h"
 #include "digest/hex.h"
 #include "util/log.h"
+#include "util/thread_name.h"
 
 namespace cycas::api::http {
 
@@ -1398,23 +1399,19 @@ asio::awaitable<Outcome> Connection::CasPut(Parser& parser, const CachePath& pat
       // Both durable writes are queued from here and share a flush; no thread
       // waits for it. The CAS writer checks size and hash before it queues
       // anything and reports a mismatch at once, so a commit that has already
-      // failed when CommitAsync returns means the size record is not written:
+      // failed when the record's turn comes means the record is not written:
       // records are only ever written for verified bytes. (AwaitAll starts
       // its operations in order, on this thread.)
-      enum : int { kQueuing, kQueued, kRejected };
-      auto state = std::make_shared<std::atomic<int>>(kQueuing);
+      auto failed = std::make_shared<std::atomic<bool>>(false);
       st = co_await server_->AwaitAll(
           [&](std::function<void(Status)> done) {
-            (*writer)->CommitAsync([state, done = std::move(done)](Status s) {
-              int queuing = kQueuing;
-              if (!s.ok()) state->compare_exchange_strong(queuing, kRejected);
+            (*writer)->CommitAsync([failed, done = std::move(done)](Status s) {
+              if (!s.ok()) failed->store(true);
               done(std::move(s));
             });
-            int queuing = kQueuing;
-            state->compare_exchange_strong(queuing, kQueued);
           },
           [&](std::function<void(Status)> done) {
-            if (state->load() == kRejected) return done(Status::Ok());
+            if (failed->load()) return done(Status::Ok());
             cache.RememberSizeAsync(digest, [done = std::move(done)] { done(Status::Ok()); });
           });
     } else {
@@ -1613,7 +1610,12 @@ Status HttpServer::Impl::Start() {
   asio::co_spawn(ioc_, AcceptLoop(), asio::detached);
   asio::co_spawn(ioc_, SampleLoop(), asio::detached);
   int n = options_.threads > 0 ? options_.threads : 1;
-  for (int i = 0; i < n; i++) threads_.emplace_back([this] { ioc_.run(); });
+  for (int i = 0; i < n; i++) {
+    threads_.emplace_back([this] {
+      NameThisThread("cycas-http");
+      ioc_.run();
+    });
+  }
   started_ = true;
   LOG(kInfo, "http listening")
       .kv("address", options_.listen)
