@@ -119,16 +119,46 @@ TEST_F(EngineTest, LargeObjectIsFragmentedAndRangeReadable) {
 // View() hands out the reader's own fragment buffer: each view ends at its
 // fragment's end, and reading a whole object view by view gives its bytes.
 // The first pass over a preallocated file converts its unwritten extents a
-// bounded distance ahead of each batch, never behind it: every object written
-// before, during and after the conversions reads back, also after a restart.
-TEST_F(EngineTest, FirstPassConvertsUnwrittenSpaceJustAheadOfTheCursor) {
-  opts_.convert_ahead_bytes = 1 << 20;
+// bounded distance ahead of each batch, never where the flusher writes: with
+// every conversion held back for a while, the flusher waits at the range being
+// converted instead of writing into it (FaultEnv counts such writes), and every
+// object written before, during and after the conversions reads back, also
+// after a restart.
+TEST_F(EngineTest, FirstPassConvertsAheadAndNeverWritesWhereItConverts) {
+  FaultEnv env(IoEnv::Default());
+  opts_.env = &env;
+  // Short ranges, so that the writers reach the one being converted while it
+  // is held.
+  opts_.convert_ahead_bytes = 128 << 10;
   auto e = Open();
   std::vector<std::vector<uint8_t>> data;
-  for (int i = 0; i < 600; i++) {  // ~2.4 MiB per stripe: several conversions each
-    data.push_back(Bytes(i, 3000 + i));
-    ASSERT_TRUE(e->Put(KeyOf(i), data.back()).ok()) << i;
+  for (int i = 0; i < 600; i++) data.push_back(Bytes(i, 3000 + i));
+  // ~2.4 MiB per stripe from 4 writers, so batches vary in size: many
+  // conversions per stripe, each held for 20 ms while the writers go on.
+  std::atomic<bool> writing{true};
+  std::thread holder([&] {
+    while (writing) {
+      env.hold_conversions = true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      env.hold_conversions = false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  });
+  std::vector<std::thread> writers;
+  std::atomic<int> failed{0};
+  for (int t = 0; t < 4; t++) {
+    writers.emplace_back([&, t] {
+      for (int i = t; i < 600; i += 4) {
+        if (!e->Put(KeyOf(i), data[i]).ok()) failed++;
+      }
+    });
   }
+  for (auto& w : writers) w.join();
+  writing = false;
+  holder.join();
+  ASSERT_EQ(failed.load(), 0);
+  EXPECT_EQ(env.writes_into_conversion.load(), 0u);
+  EXPECT_GE(env.conversions.load(), 8u);
   auto st = e->Stats();
   for (int i = 0; i < 600; i++) ASSERT_EQ(ReadAll(*e, KeyOf(i)), data[i]) << i;
   ASSERT_TRUE(e->Close().ok());

@@ -1,7 +1,10 @@
 #include "engine/fault_env.h"
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
+#include <utility>
+#include <vector>
 
 namespace cycas::engine {
 namespace {
@@ -27,6 +30,12 @@ class FaultFile final : public BlockFile {
     base_->DropCached(offset, length);
   }
   Status WriteAt(uint64_t offset, std::span<const uint8_t> data) override {
+    {
+      std::lock_guard lk(conv_mu_);
+      for (const auto& [begin, end] : converting_) {
+        if (offset < end && offset + data.size() > begin) env_->writes_into_conversion++;
+      }
+    }
     if (env_->crashed) return Status::Ok();
     env_->writes++;
     if (int e = env_->write_errno.load()) return Status::IoError("injected write fault", e);
@@ -45,9 +54,22 @@ class FaultFile final : public BlockFile {
     return base_->Sync();
   }
   Result<uint64_t> ConvertUnwritten(uint64_t offset, uint64_t length) override {
-    if (env_->crashed) return uint64_t{0};
-    if (int e = env_->write_errno.load()) return Status::IoError("injected write fault", e);
-    return base_->ConvertUnwritten(offset, length);
+    const std::pair<uint64_t, uint64_t> range{offset, offset + length};
+    {
+      std::lock_guard lk(conv_mu_);
+      converting_.push_back(range);
+    }
+    env_->conversions++;
+    while (env_->hold_conversions.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    Result<uint64_t> r = uint64_t{0};
+    if (int e = env_->write_errno.load()) {
+      r = Status::IoError("injected write fault", e);
+    } else if (!env_->crashed) {
+      r = base_->ConvertUnwritten(offset, length);
+    }
+    std::lock_guard lk(conv_mu_);
+    converting_.erase(std::find(converting_.begin(), converting_.end(), range));
+    return r;
   }
   uint64_t size() const override { return base_->size(); }
   bool direct_io() const override { return base_->direct_io(); }
@@ -55,6 +77,9 @@ class FaultFile final : public BlockFile {
  private:
   FaultEnv* env_;
   std::unique_ptr<BlockFile> base_;
+  std::mutex conv_mu_;
+  // Conversions in progress (several stripes of one file convert at once).
+  std::vector<std::pair<uint64_t, uint64_t>> converting_;
 };
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <mutex>
 
 #include "engine/io_env.h"
 
@@ -24,6 +25,12 @@ class FaultEnv final : public IoEnv {
   std::atomic<bool> short_writes{false};  // writes stop half way (and report EIO)
   std::atomic<bool> crashed{false};       // writes and syncs vanish silently
   std::atomic<bool> hold_syncs{false};    // syncs wait until this is false again
+  // ConvertUnwritten waits until this is false again; while a conversion is
+  // in progress, writes that overlap its range are counted (the engine must
+  // never write where it is converting: the zeros could land on its data).
+  std::atomic<bool> hold_conversions{false};
+  std::atomic<uint64_t> conversions{0};
+  std::atomic<uint64_t> writes_into_conversion{0};
   // Cached reads (ReadCachedAt) return damaged bytes, as a page cache holding
   // an out-of-date copy of the range would; direct reads stay correct.
   std::atomic<bool> stale_cached_reads{false};
