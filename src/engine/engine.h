@@ -77,12 +77,12 @@ struct EngineOptions {
   uint32_t read_ahead_fragments = 3;
   // Most bytes of fragments read ahead and not yet consumed, engine-wide.
   uint64_t read_ahead_bytes = 64ull << 20;
-  // On a preallocated file, the flusher writes zeros over the unwritten
-  // extents this far ahead of each batch in one go (BlockFile::ConvertUnwritten),
-  // so the first pass over a fresh store syncs like a written one: with
-  // unwritten extents each group commit's fdatasync also wrote extent
-  // metadata. 0 disables; it is only ever done where the filesystem reports
-  // unwritten extents.
+  // On a preallocated file, while batches are small (small-object group
+  // commits), a converter thread per stripe writes zeros over the unwritten
+  // extents up to this far ahead of the cursor (BlockFile::ConvertUnwritten),
+  // so those commits' fdatasyncs need not write extent metadata too. Once a
+  // pass has written the ring, its extent maps show nothing left to convert.
+  // 0 disables.
   uint64_t convert_ahead_bytes = 32ull << 20;
   std::chrono::milliseconds writer_wait{
       30'000};           // how long a 2nd writer of a key waits for the 1st

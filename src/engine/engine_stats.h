@@ -35,8 +35,8 @@ struct EngineStats {
   // this is store-wide: a writer that spans a failure is not acknowledged.
   std::atomic<uint64_t> sync_failures{0};
   // Zeros written over unwritten (preallocated) extents ahead of the cursor,
-  // and the time it took (Stripe::ConvertAhead): the first pass over a fresh
-  // file costs this much extra writing.
+  // and the time it took (the stripes' converter threads): the first pass
+  // over a fresh file costs this much extra writing.
   std::atomic<uint64_t> converted_bytes{0};
   std::atomic<uint64_t> convert_micros{0};
   std::atomic<uint64_t> snapshots{0};

@@ -116,8 +116,6 @@ TEST_F(EngineTest, LargeObjectIsFragmentedAndRangeReadable) {
   EXPECT_EQ(*(*r)->Read(1'000'003, {&b, 1}), 0u);
 }
 
-// View() hands out the reader's own fragment buffer: each view ends at its
-// fragment's end, and reading a whole object view by view gives its bytes.
 // The first pass over a preallocated file converts its unwritten extents a
 // bounded distance ahead of each batch, never where the flusher writes: with
 // every conversion held back for a while, the flusher waits at the range being
@@ -133,7 +131,7 @@ TEST_F(EngineTest, FirstPassConvertsAheadAndNeverWritesWhereItConverts) {
   auto e = Open();
   std::vector<std::vector<uint8_t>> data;
   for (int i = 0; i < 600; i++) data.push_back(Bytes(i, 3000 + i));
-  // ~2.4 MiB per stripe from 4 writers, so batches vary in size: many
+  // ~1 MiB per stripe from 4 writers, so batches vary in size: many
   // conversions per stripe, each held for 20 ms while the writers go on.
   std::atomic<bool> writing{true};
   std::thread holder([&] {
@@ -171,6 +169,26 @@ TEST_F(EngineTest, FirstPassConvertsAheadAndNeverWritesWhereItConverts) {
   EXPECT_LE(st.converted_bytes, st.bytes_written + 2 * (opts_.convert_ahead_bytes + (256 << 10)));
 }
 
+// A conversion syncs the whole file, so its failure counts as a failed sync:
+// the stripes snapshot before acknowledging more, and nothing is lost.
+TEST_F(EngineTest, FailedConversionCountsAsAFailedSync) {
+  FaultEnv env(IoEnv::Default());
+  env.convert_errno = EIO;
+  opts_.env = &env;
+  opts_.convert_ahead_bytes = 128 << 10;
+  auto e = Open();
+  const auto before = e->Stats();
+  for (int i = 0; i < 200; i++) ASSERT_TRUE(e->Put(KeyOf(i), Bytes(i, 3000)).ok()) << i;
+  const auto after = e->Stats();
+  ASSERT_GT(env.conversions.load(), 0u);
+  EXPECT_GT(after.sync_failures, before.sync_failures);
+  EXPECT_GT(after.snapshots, before.snapshots);
+  EXPECT_EQ(after.converted_bytes, 0u);
+  for (int i = 0; i < 200; i++) ASSERT_EQ(ReadAll(*e, KeyOf(i)), Bytes(i, 3000)) << i;
+}
+
+// View() hands out the reader's own fragment buffer: each view ends at its
+// fragment's end, and reading a whole object view by view gives its bytes.
 TEST_F(EngineTest, ViewsReturnTheBytesOfOneFragmentAtATime) {
   auto e = Open();
   Key big = KeyOf(41), small = KeyOf(42);

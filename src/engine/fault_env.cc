@@ -64,6 +64,10 @@ class FaultFile final : public BlockFile {
     Result<uint64_t> r = uint64_t{0};
     if (int e = env_->write_errno.load()) {
       r = Status::IoError("injected write fault", e);
+    } else if (int e = env_->convert_errno.load()) {
+      r = Status::IoError("injected conversion fault", e);
+    } else if (int e = env_->sync_errno.load()) {
+      r = Status::IoError("injected fdatasync fault", e);
     } else if (!env_->crashed) {
       r = base_->ConvertUnwritten(offset, length);
     }

@@ -29,6 +29,7 @@ class FaultEnv final : public IoEnv {
   // in progress, writes that overlap its range are counted (the engine must
   // never write where it is converting: the zeros could land on its data).
   std::atomic<bool> hold_conversions{false};
+  std::atomic<int> convert_errno{0};  // nonzero: ConvertUnwritten fails with this errno
   std::atomic<uint64_t> conversions{0};
   std::atomic<uint64_t> writes_into_conversion{0};
   // Cached reads (ReadCachedAt) return damaged bytes, as a page cache holding

@@ -19,8 +19,14 @@ namespace {
 
 class PosixBlockFile final : public BlockFile {
  public:
-  PosixBlockFile(int fd, int cached_fd, uint64_t size, bool direct, std::string path)
-      : fd_(fd), cached_fd_(cached_fd), size_(size), direct_(direct), path_(std::move(path)) {}
+  PosixBlockFile(int fd, int cached_fd, uint64_t size, bool direct, bool block_device,
+                 std::string path)
+      : fd_(fd),
+        cached_fd_(cached_fd),
+        size_(size),
+        direct_(direct),
+        path_(std::move(path)),
+        no_extent_map_(block_device) {}
   ~PosixBlockFile() override {
     ::close(fd_);
     if (cached_fd_ >= 0) ::close(cached_fd_);
@@ -82,10 +88,13 @@ class PosixBlockFile final : public BlockFile {
     const uint64_t end = std::min(offset + length, size_) / kAlign * kAlign;
     offset = (offset + kAlign - 1) / kAlign * kAlign;
     uint64_t converted = 0;
+    uint64_t pos = offset;
+    // Zeros over [from, to), rounded inward to whole 4 KiB blocks (O_DIRECT;
+    // filesystems with smaller blocks may report unaligned extent edges).
     auto zero = [&](uint64_t from, uint64_t to) -> Status {
       static const AlignedBuffer zeros(1 << 20);
-      from = std::max(from, offset);
-      to = std::min(to, end);
+      from = (std::max(from, pos) + kAlign - 1) / kAlign * kAlign;
+      to = std::min(to, end) / kAlign * kAlign;
       for (uint64_t at = from; at < to;) {
         uint64_t n = std::min<uint64_t>(to - at, zeros.size());
         RETURN_IF_ERROR(WriteAt(at, {zeros.data(), n}));
@@ -97,10 +106,11 @@ class PosixBlockFile final : public BlockFile {
     constexpr uint32_t kExtents = 64;
     // struct fiemap ends in a flexible array of extents: room for kExtents.
     alignas(struct fiemap) uint8_t raw[sizeof(struct fiemap) + kExtents * sizeof(fiemap_extent)];
-    auto* map = reinterpret_cast<struct fiemap*>(raw);
-    uint64_t pos = offset;
     while (pos < end) {
       std::memset(raw, 0, sizeof raw);
+      auto* map = new (raw) struct fiemap();
+      // Flush delayed allocations first, so the map is current on every filesystem.
+      map->fm_flags = FIEMAP_FLAG_SYNC;
       map->fm_start = pos;
       map->fm_length = end - pos;
       map->fm_extent_count = kExtents;
@@ -116,6 +126,7 @@ class PosixBlockFile final : public BlockFile {
         const struct fiemap_extent& e = map->fm_extents[i];
         const uint64_t e_end = e.fe_logical + e.fe_length;
         if (e.fe_logical > pos) RETURN_IF_ERROR(zero(pos, e.fe_logical));  // a hole
+        // (An extent that began before `pos` was handled by the previous call.)
         if (e.fe_flags & FIEMAP_EXTENT_UNWRITTEN) RETURN_IF_ERROR(zero(e.fe_logical, e_end));
         pos = std::max(pos, e_end);
         last = (e.fe_flags & FIEMAP_EXTENT_LAST) != 0 || pos >= end;
@@ -141,7 +152,7 @@ class PosixBlockFile final : public BlockFile {
   uint64_t size_;
   bool direct_;
   std::string path_;
-  std::atomic<bool> no_extent_map_{false};
+  std::atomic<bool> no_extent_map_;  // block devices, filesystems without FIEMAP
 };
 
 class PosixIoEnv final : public IoEnv {
@@ -191,7 +202,8 @@ class PosixIoEnv final : public IoEnv {
       cached_fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
       if (cached_fd >= 0) (void)::posix_fadvise(cached_fd, 0, 0, POSIX_FADV_RANDOM);
     }
-    return std::unique_ptr<BlockFile>(new PosixBlockFile(fd, cached_fd, actual, direct, path));
+    return std::unique_ptr<BlockFile>(
+        new PosixBlockFile(fd, cached_fd, actual, direct, S_ISBLK(st.st_mode), path));
   }
 };
 

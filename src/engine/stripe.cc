@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -430,9 +431,16 @@ void Stripe::ConvertAhead(uint32_t base, uint32_t sectors) {
   // disk twice; the average keeps a large object's short last batch from
   // counting as a small-object load.
   mean_batch_bytes_ = (mean_batch_bytes_ * 7 + uint64_t{sectors} * kSectorSize) / 8;
-  if (options_.convert_ahead_bytes == 0) return;
+  if (options_.convert_ahead_bytes == 0 || conversion_off_) return;
   const uint32_t end = base + sectors;
   std::unique_lock lk(conv_mu_);
+  if (restart_conversion_) {
+    // Wrapped: the next cycle's extents are looked at again from the start,
+    // once a conversion of the last cycle's tail is done.
+    conv_cv_.wait(lk, [&] { return !ConvertingLocked(); });
+    converted_until_ = 0;
+    restart_conversion_ = false;
+  }
   // The converter writes zeros wherever the extent map said "unwritten" when
   // it looked: a batch written into its range meanwhile could be zeroed.
   conv_cv_.wait(lk,
@@ -445,21 +453,24 @@ void Stripe::ConvertAhead(uint32_t base, uint32_t sectors) {
   const uint32_t from = std::max(converted_until_, end);
   const auto to = static_cast<uint32_t>(std::min<uint64_t>(geo_.content_sectors, end + ahead));
   if (from >= to) return;
+  if (!converter_.joinable()) {
+    try {
+      converter_ = std::thread([this] {
+        NameThisThread("cycas-conv-" + std::to_string(index_));
+        ConverterLoop();
+      });
+    } catch (const std::system_error& e) {
+      // Only a cost: batches convert what they cover themselves.
+      LOG(kWarn, "cannot start the converter thread; not converting ahead")
+          .kv("stripe", index_)
+          .kv("error", e.what());
+      conversion_off_ = true;
+      return;
+    }
+  }
   convert_from_ = from;
   convert_to_ = to;
-  if (!converter_.joinable()) {
-    converter_ = std::thread([this] {
-      NameThisThread("cycas-conv-" + std::to_string(index_));
-      ConverterLoop();
-    });
-  }
   conv_cv_.notify_all();
-}
-
-void Stripe::RestartConversion() {
-  std::unique_lock lk(conv_mu_);
-  conv_cv_.wait(lk, [&] { return !ConvertingLocked(); });
-  converted_until_ = 0;
 }
 
 void Stripe::ConverterLoop() {
@@ -473,7 +484,13 @@ void Stripe::ConverterLoop() {
     auto converted = file_->ConvertUnwritten(geo_.content_offset + uint64_t{from} * kSectorSize,
                                              uint64_t{to - from} * kSectorSize);
     if (!converted.ok()) {
-      // Only a cost: each batch written there converts what it covers itself.
+      // The range itself is only a cost (each batch written there converts
+      // what it covers), but the conversion's fdatasync covers the whole
+      // file: a failed one may have dropped other batches' unsynced writes,
+      // so it counts as a failed sync, and the stripes snapshot before they
+      // acknowledge anything more (FlusherLoop).
+      stats_->io_errors++;
+      stats_->sync_failures++;
       LOG(kWarn, "cannot convert unwritten extents ahead of the cursor")
           .kv("stripe", index_)
           .kv("error", converted.status().ToString());
@@ -559,7 +576,7 @@ void Stripe::FlusherLoop() {
       clock_.evict_end = 0;
       stats_->wraps++;
       stats_->swept_entries += dir_.Sweep(clock_);
-      RestartConversion();
+      restart_conversion_ = true;  // acted on by ConvertAhead, without mu_
     }
     // From here on, nothing in the region being written is reachable. (After
     // recovery evict_end may already lie further ahead; it never moves back.)

@@ -155,13 +155,12 @@ class Stripe {
   void StartBuffer(AggBuffer* b, uint64_t next_base, uint64_t cycle);
   void FlusherLoop();
   Status WriteBatch(AggBuffer* b, uint32_t len);
-  // Before a batch is written at [base, base + sectors): keeps the converter
-  // (BlockFile::ConvertUnwritten on its own thread) a convert_ahead_bytes
-  // range ahead of the cursor while batches are small, and waits if the batch
-  // would land in the range being converted. Flusher thread, without mu_.
+  // Before a batch is written at [base, base + sectors): while batches are
+  // small, keeps the converter (BlockFile::ConvertUnwritten on its own
+  // thread) converting up to convert_ahead_bytes past the batch, and waits if
+  // the batch would land in the range being converted. Flusher thread,
+  // without mu_.
   void ConvertAhead(uint32_t base, uint32_t sectors);
-  // At a wrap: the next cycle's extents are checked again from the start.
-  void RestartConversion();
   void ConverterLoop();
   bool ConvertingLocked() const { return convert_to_ > convert_from_; }
   Status TakeSnapshot(std::unique_lock<std::mutex>& lk, bool clean = false);
@@ -208,7 +207,9 @@ class Stripe {
   uint64_t generation_ = 0;      // Doc generation of this session
   uint64_t snapshot_epoch_ = 0;  // stats_->sync_failures covered by the last snapshot
   uint64_t sectors_since_snapshot_ = 0;
-  uint64_t mean_batch_bytes_;  // moving average of batch sizes (flusher thread only)
+  uint64_t mean_batch_bytes_;        // moving average of batch sizes (flusher thread only)
+  bool restart_conversion_ = false;  // the ring wrapped (flusher thread only)
+  bool conversion_off_ = false;      // the converter could not start (flusher thread only)
   // Conversion ahead of the cursor (ConvertAhead). Ring sectors below
   // converted_until_ were converted in this cycle; [convert_from_,
   // convert_to_) is being converted now (empty: idle).

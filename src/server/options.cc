@@ -69,10 +69,11 @@ std::vector<OptionSpec> ServerOptionSpecs() {
        "Most memory held by fragments read ahead and not yet sent, for all readers "
        "together; past it, readers read one fragment at a time."},
       {"engine.convert_ahead", T::kBytes, "32MiB",
-       "On a preallocated store file, zeros are written over never-written space this far "
-       "ahead of the write cursor, one large write at a time, during the first pass round "
-       "the ring. Without it every durable commit into such space also syncs filesystem "
-       "metadata, which made small uploads ~2x slower on a fresh store. 0 disables."},
+       "While uploads are small, zeros are written over the never-written space of a "
+       "preallocated store file up to this far ahead of the write cursor, one large write "
+       "at a time (only the first pass round the ring finds any). Without it every durable "
+       "commit into such space also syncs filesystem metadata, which made small uploads up "
+       "to ~2x slower on a fresh store. 0 disables."},
       {"engine.snapshot_interval", T::kDuration, "10s",
        "How often each stripe's directory is written to disk. Shorter: faster crash recovery."},
       {"engine.copy_forward_fraction", T::kInt, "10",
