@@ -27,6 +27,18 @@ void EncodeDoc(DocHeader h, std::span<const uint8_t> data, uint8_t* out) {
   std::memset(out + kDocHeaderSize + data.size(), 0, total - kDocHeaderSize - data.size());
 }
 
+void VoidDoc(uint8_t* doc) {
+  DocHeader h;
+  std::memcpy(&h, doc, sizeof h);
+  if (h.type == static_cast<uint8_t>(DocType::kVoid)) return;
+  h.type = static_cast<uint8_t>(DocType::kVoid);
+  h.flags = 0;
+  h.first_key = Key();
+  h.key = Key();
+  h.checksum = Checksum(h, doc + kDocHeaderSize, h.data_len);
+  std::memcpy(doc, &h, sizeof h);
+}
+
 Result<uint32_t> CheckDocHeader(const DocHeader& h, uint64_t max_len) {
   if (h.magic != kDocMagic) return Status::DataLoss("bad doc magic");
   if (h.version != kDocVersion) {
@@ -34,7 +46,7 @@ Result<uint32_t> CheckDocHeader(const DocHeader& h, uint64_t max_len) {
   }
   if (h.header_len != kDocHeaderSize) return Status::DataLoss("bad doc header length");
   if (h.type < static_cast<uint8_t>(DocType::kBlob) ||
-      h.type > static_cast<uint8_t>(DocType::kTombstone)) {
+      h.type > static_cast<uint8_t>(DocType::kVoid)) {
     return Status::DataLoss("bad doc type " + std::to_string(h.type));
   }
   for (uint8_t b : h.reserved) {

@@ -29,6 +29,10 @@ enum class DocType : uint8_t {
   kObjectHeader = 3,  // fragment table of a multi-fragment object, under first_key
   kRecord = 4,        // a small mutable record (action cache entry, alternates vector)
   kTombstone = 5,     // removal of `key` (so recovery does not resurrect it)
+  // The Doc of an operation that was told it failed, rewritten in place (see
+  // VoidDoc): never applied, never readable, but it keeps its length and
+  // serial so the ring stays an unbroken chain for recovery.
+  kVoid = 6,
 };
 
 struct DocHeader {
@@ -58,6 +62,11 @@ inline uint64_t DocSectors(uint64_t data_len) {
 // Writes header + data at `out` (which must have DocSectors(data.size())*512 bytes),
 // zero-filling the padding, and computes the checksum.
 void EncodeDoc(DocHeader header, std::span<const uint8_t> data, uint8_t* out);
+
+// Turns the encoded Doc at `doc` into a kVoid Doc of the same length and
+// serial, with zeroed keys so that no lookup can ever match it, and a new
+// checksum. A Doc that is already void is left alone.
+void VoidDoc(uint8_t* doc);
 
 // Validates the header alone (magic, version, lengths within `max_len`).
 // Returns the doc's total byte length (header + data) on success.

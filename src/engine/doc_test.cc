@@ -38,6 +38,23 @@ TEST(DocTest, EveryFlippedBitIsDetected) {
   }
 }
 
+TEST(DocTest, VoidedDocKeepsItsLengthAndSerialButNoKey) {
+  auto doc = MakeDoc(std::string(700, 'v'));
+  VoidDoc(doc.data());
+  ASSERT_TRUE(VerifyDoc(doc.data(), doc.size()).ok());
+  DocHeader h;
+  std::memcpy(&h, doc.data(), sizeof h);
+  EXPECT_EQ(h.type, static_cast<uint8_t>(DocType::kVoid));
+  EXPECT_EQ(h.data_len, 700u);  // the recovery scan steps over it by its length
+  EXPECT_EQ(h.serial, 42u);     // and the serial chain stays unbroken
+  EXPECT_EQ(h.cycle, 3u);
+  EXPECT_EQ(h.key, Key());
+  EXPECT_EQ(h.first_key, Key());
+  auto again = doc;
+  VoidDoc(again.data());
+  EXPECT_EQ(again, doc);
+}
+
 TEST(DocTest, LengthBeyondAvailableBytesIsRejected) {
   auto doc = MakeDoc(std::string(1000, 'x'));
   EXPECT_FALSE(VerifyDoc(doc.data(), 600).ok());

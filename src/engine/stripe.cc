@@ -60,6 +60,7 @@ void Stripe::StartBuffer(AggBuffer* b, uint64_t next_base, uint64_t cycle) {
   b->cycle = cycle;
   b->fill = 0;
   b->needs_sync = false;
+  b->void_until = 0;
   b->batch = std::make_shared<Batch>();
 }
 
@@ -404,11 +405,19 @@ void Stripe::ApplyDoc(const DocHeader& h, const uint8_t* data, uint32_t offset, 
       break;
     case DocType::kFragment:
       break;  // reached through its object's fragment table
+    case DocType::kVoid:
+      break;
   }
   if (evicted) stats_->directory_evictions++;
 }
 
 Status Stripe::WriteBatch(AggBuffer* b, uint32_t len) {
+  for (size_t p = 0; p < b->void_until;) {
+    DocHeader h;
+    std::memcpy(&h, b->buf.data() + p, sizeof h);
+    VoidDoc(b->buf.data() + p);
+    p += DocSectors(h.data_len) * kSectorSize;
+  }
   std::memset(b->buf.data() + b->fill, 0, len - b->fill);
   Status st =
       file_->WriteAt(geo_.content_offset + uint64_t{b->base} * kSectorSize, {b->buf.data(), len});
@@ -512,6 +521,7 @@ bool Stripe::FailAndRetry(std::unique_lock<std::mutex>& lk, const Status& error,
   failed_ = true;
   // Nobody whose Docs are buffered is acknowledged while storage fails.
   if (cur_.fill > 0 && !cur_.batch->done) {
+    cur_.void_until = cur_.fill;
     std::shared_ptr<Batch> failed = std::exchange(cur_.batch, std::make_shared<Batch>());
     CompleteBatch(lk, failed, Status::Unavailable("storage I/O is failing: " + error.message()));
   }
@@ -528,9 +538,11 @@ bool Stripe::FailAndRetry(std::unique_lock<std::mutex>& lk, const Status& error,
   auto backoff = std::chrono::milliseconds(50);
   while (true) {
     work_cv_.wait_for(lk, backoff, [&] { return stop_; });
-    if (stop_) return false;
+    // Closing still gets one attempt: a device that recovered during the
+    // backoff lets Close flush what is buffered and write a clean snapshot.
     Status st = retry();
     if (st.ok()) break;
+    if (stop_) return false;
     stats_->io_errors++;
     backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
   }
@@ -595,6 +607,7 @@ void Stripe::FlusherLoop() {
           .kv("bytes", len)
           .kv("error", st.ToString());
       CompleteBatch(lk, flushing_.batch, st);
+      flushing_.void_until = flushing_.fill;
       // Retry the same region so the ring stays a contiguous chain of Docs.
       bool recovered = FailAndRetry(lk, st, [&] {
         lk.unlock();

@@ -150,6 +150,11 @@ class Stripe {
     bool needs_sync = false;
     uint64_t last_serial = 0;
     std::shared_ptr<Batch> batch;
+    // Docs before this offset belong to operations already told that they
+    // failed; WriteBatch voids them, so a failure is never followed by the
+    // operation taking effect after all (e.g. a failed removal's tombstone
+    // landing after a later Put was told the object exists).
+    size_t void_until = 0;
   };
 
   void StartBuffer(AggBuffer* b, uint64_t next_base, uint64_t cycle);
