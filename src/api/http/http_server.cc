@@ -351,13 +351,17 @@ class HttpServer::Impl {
         [this, &starts...](auto handler) {
           using Handler = decltype(handler);
           struct Join {
+            // `pending` is set here, not by a default member initializer:
+            // clang 14 crashes on sizeof...(Starts) there.
             explicit Join(Handler h)
-                : handler(std::move(h)), work(asio::get_associated_executor(handler)) {}
+                : handler(std::move(h)),
+                  work(asio::get_associated_executor(handler)),
+                  pending(std::tuple_size_v<Results>) {}
             Handler handler;
             // Keeps the caller's executor running until the results are delivered.
             asio::executor_work_guard<asio::associated_executor_t<Handler>> work;
             Results results;
-            std::atomic<size_t> pending{sizeof...(Starts)};
+            std::atomic<size_t> pending;
           };
           auto join = std::make_shared<Join>(std::move(handler));
           AsyncBegan();
