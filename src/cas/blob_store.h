@@ -90,6 +90,11 @@ class BlobStore {
   }
   // NOT_FOUND when absent.
   virtual Result<std::unique_ptr<BlobReader>> OpenRead(const Digest& digest) = 0;
+  // OpenRead() when that needs no I/O (the blob is held in memory), else
+  // nullptr: lets a caller on an event loop serve such blobs in place and
+  // take every other read to a thread that may block. The default has no
+  // such blobs.
+  virtual std::unique_ptr<BlobReader> OpenReadIfInMemory(const Digest& digest) { return nullptr; }
   // ALREADY_EXISTS when the blob is already stored.
   virtual Result<std::unique_ptr<BlobWriter>> OpenWrite(const Digest& digest) = 0;
   virtual Status Remove(const Digest& digest) = 0;

@@ -134,6 +134,13 @@ Result<std::unique_ptr<BlobReader>> CasStore::OpenRead(const Digest& digest) {
   return blobs_->OpenRead(digest);
 }
 
+std::unique_ptr<BlobReader> CasStore::OpenReadIfInMemory(const Digest& digest) {
+  if (!CheckDigest(digest).ok()) return nullptr;
+  if (digest.IsEmptyBlob())
+    return std::make_unique<MemoryBlobReader>(std::make_shared<const std::string>());
+  return blobs_->OpenReadIfInMemory(digest);
+}
+
 bool CasStore::UploadInFlight(const Digest& digest) {
   std::lock_guard lk(mu_);
   return in_flight_.contains(digest);

@@ -39,6 +39,9 @@ class CasStore {
   // fails the whole call; ask one at a time to learn which.
   Status ContainsMany(std::span<const Digest> digests, std::span<uint8_t> present);
   Result<std::unique_ptr<BlobReader>> OpenRead(const Digest& digest);
+  // OpenRead() if it needs no I/O (the empty blob, a blob held in RAM), else
+  // nullptr, also for a digest OpenRead() would reject (it says why).
+  std::unique_ptr<BlobReader> OpenReadIfInMemory(const Digest& digest);
   // A verifying writer. ALREADY_EXISTS when the blob is present (after waiting
   // for a concurrent upload of the same digest to finish).
   Result<std::unique_ptr<BlobWriter>> OpenWrite(const Digest& digest);

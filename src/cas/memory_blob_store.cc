@@ -87,6 +87,16 @@ Result<std::unique_ptr<BlobReader>> MemoryBlobStore::OpenRead(const Digest& dige
   return std::unique_ptr<BlobReader>(new MemoryBlobReader(it->second->bytes));
 }
 
+std::unique_ptr<BlobReader> MemoryBlobStore::OpenReadIfInMemory(const Digest& digest) {
+  // A miss is not counted here: the caller goes on to OpenRead(), which counts it.
+  std::lock_guard lk(mu_);
+  auto it = index_.find(digest);
+  if (it == index_.end()) return nullptr;
+  hits_++;
+  lru_.splice(lru_.begin(), lru_, it->second);
+  return std::unique_ptr<BlobReader>(new MemoryBlobReader(it->second->bytes));
+}
+
 Result<std::unique_ptr<BlobWriter>> MemoryBlobStore::OpenWrite(const Digest& digest) {
   if (!Admits(digest.size_bytes())) {
     return Status::InvalidArgument("blob " + digest.ToString() +

@@ -23,6 +23,7 @@ class MemoryBlobStore final : public BlobStore {
   Result<bool> Contains(const Digest& digest) override;
   Status ContainsMany(std::span<const Digest> digests, std::span<uint8_t> present) override;
   Result<std::unique_ptr<BlobReader>> OpenRead(const Digest& digest) override;
+  std::unique_ptr<BlobReader> OpenReadIfInMemory(const Digest& digest) override;
   // INVALID_ARGUMENT for blobs above max_blob_size.
   Result<std::unique_ptr<BlobWriter>> OpenWrite(const Digest& digest) override;
   Status Remove(const Digest& digest) override;

@@ -157,6 +157,14 @@ Status TieredBlobStore::FetchFromRemote(const Digest& digest) {
   return Status::Ok();
 }
 
+std::unique_ptr<BlobReader> TieredBlobStore::OpenReadIfInMemory(const Digest& digest) {
+  if (ram_ == nullptr) return nullptr;
+  auto r = ram_->OpenReadIfInMemory(digest);
+  // A directory lookup in RAM, no I/O (see OpenRead).
+  if (r) (void)local_->Contains(digest);
+  return r;
+}
+
 Result<std::unique_ptr<BlobReader>> TieredBlobStore::OpenRead(const Digest& digest) {
   if (ram_) {
     auto r = ram_->OpenRead(digest);

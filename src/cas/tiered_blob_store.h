@@ -24,6 +24,8 @@ class TieredBlobStore final : public BlobStore {
   Result<bool> Contains(const Digest& digest) override;
   Status ContainsMany(std::span<const Digest> digests, std::span<uint8_t> present) override;
   Result<std::unique_ptr<BlobReader>> OpenRead(const Digest& digest) override;
+  // From the RAM tier (touching the disk copy, as OpenRead does).
+  std::unique_ptr<BlobReader> OpenReadIfInMemory(const Digest& digest) override;
   Result<std::unique_ptr<BlobWriter>> OpenWrite(const Digest& digest) override;
   Status Remove(const Digest& digest) override;
   std::string_view name() const override { return "tiered"; }

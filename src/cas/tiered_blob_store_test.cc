@@ -57,6 +57,36 @@ TEST_F(TieredTest, SmallBlobsAreServedFromRamAfterFirstRead) {
   EXPECT_EQ(*cas.ReadAll(bigd, 1 << 20), big);
 }
 
+// The front-ends' event loops open a blob in place only when that needs no
+// I/O; everything else must come back as "not in memory" (nullptr).
+TEST_F(TieredTest, OpenReadIfInMemoryOpensOnlyWhatNeedsNoIo) {
+  MemoryBlobStore ram(1 << 20, 4096);
+  TieredBlobStore tiers(&ram, local_.get(), nullptr, {});
+  CasStore cas(&tiers, nullptr);
+  Digest small = Digest::Of(DigestFunction::kBlake3, "small");
+  ASSERT_TRUE(cas.Put(small, "small").ok());
+  auto r = cas.OpenReadIfInMemory(small);
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(*ReadWholeBlob(*r), "small");
+
+  ASSERT_TRUE(ram.Remove(small).ok());
+  EXPECT_EQ(cas.OpenReadIfInMemory(small), nullptr) << "only on disk";
+  EXPECT_EQ(*cas.ReadAll(small, 100), "small");  // promoted back into RAM
+  EXPECT_NE(cas.OpenReadIfInMemory(small), nullptr);
+
+  std::string big(10'000, 'b');
+  Digest bigd = Digest::Of(DigestFunction::kBlake3, big);
+  ASSERT_TRUE(cas.Put(bigd, big).ok());
+  EXPECT_EQ(cas.OpenReadIfInMemory(bigd), nullptr) << "above the RAM tier's threshold";
+  EXPECT_EQ(cas.OpenReadIfInMemory(Digest::Of(DigestFunction::kBlake3, "absent")), nullptr);
+  auto empty = cas.OpenReadIfInMemory(Digest::Of(DigestFunction::kBlake3, ""));
+  ASSERT_NE(empty, nullptr);
+  EXPECT_EQ(empty->size(), 0u);
+
+  CasStore disk_only(local_.get(), nullptr);
+  EXPECT_EQ(disk_only.OpenReadIfInMemory(small), nullptr);
+}
+
 // A blob read only from RAM keeps its disk copy: reads touch it, so the ring
 // copies it forward instead of overwriting it (found by the HTTP load soak).
 TEST_F(TieredTest, ReadsServedFromRamKeepTheDiskCopyAlive) {

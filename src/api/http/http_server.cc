@@ -1123,9 +1123,8 @@ asio::awaitable<Result<std::unique_ptr<BlobReader>>> Connection::OpenBlob(const 
                                                                           bool* offload) {
   CasStore* cas = server_->deps().cas;
   *offload = false;
-  if (MemoryBlobStore* ram = server_->deps().ram; ram != nullptr || digest.IsEmptyBlob()) {
-    auto in_ram = digest.IsEmptyBlob() ? Result<bool>(true) : ram->Contains(digest);
-    if (in_ram.ok() && *in_ram) co_return cas->OpenRead(digest);
+  if (auto in_memory = cas->OpenReadIfInMemory(digest)) {
+    co_return std::unique_ptr<BlobReader>(std::move(in_memory));
   }
   Result<std::unique_ptr<BlobReader>> reader = Status::Internal("blob not opened");
   co_await server_->Offload([&] {
