@@ -826,6 +826,10 @@ Status Stripe::Recover() {
     stats_->swept_entries += dir_.Sweep(clock_);
   } else {
     clock_.evict_end = static_cast<uint32_t>(clock_.cursor + guard);
+    // Remove the window's entries now rather than leave them to computed
+    // liveness: a snapshot records no evict_end, so a clean restart before
+    // the writer has passed the window would make them live again.
+    stats_->swept_entries += dir_.Sweep(clock_);
   }
   // A new generation for this session, reserved on disk before its first Doc, so
   // a session whose Docs are partly lost can never have its generation reused.
