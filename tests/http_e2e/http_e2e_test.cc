@@ -479,7 +479,8 @@ TEST_F(HttpE2ETest, MetricsAreValidPrometheusText) {
        {"cycas_http_requests_total{endpoint=\"cas\",method=\"GET\",code=\"404\"}",
         "cycas_http_request_duration_seconds_bucket", "cycas_http_cache_misses_total",
         "cycas_http_received_bytes_total", "cycas_engine_objects", "cycas_stripe_cursor_sectors",
-        "cycas_tier_hits_total{tier=\"ram\"}", "cycas_engine_validation_failures_total"}) {
+        "cycas_tier_hits_total{tier=\"ram\"}", "cycas_engine_validation_failures_total",
+        "cycas_engine_converted_bytes_total", "cycas_engine_convert_seconds_total"}) {
     EXPECT_NE(m.body.find(name), std::string::npos) << name;
   }
 }

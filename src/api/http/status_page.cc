@@ -62,6 +62,12 @@ void AppendStoreMetrics(const StatusPageInputs& in, std::string& out) {
                "Zeros written over never-written space of a preallocated store file ahead of "
                "the write cursor (engine.convert_ahead).",
                s.converted_bytes);
+  AppendF(out,
+          "# HELP cycas_engine_convert_seconds_total Time spent converting ahead (zeros and their "
+          "sync, on the converter threads).\n"
+          "# TYPE cycas_engine_convert_seconds_total counter\n"
+          "cycas_engine_convert_seconds_total %.6f\n",
+          static_cast<double>(s.convert_micros) / 1e6);
   AppendMetric(out, "cycas_engine_reads_total", "counter", "Object reads.", s.reads);
   AppendMetric(out, "cycas_engine_hits_total", "counter", "Lookups that found an object.", s.hits);
   AppendMetric(out, "cycas_engine_misses_total", "counter", "Lookups that found nothing.",
