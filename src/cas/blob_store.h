@@ -90,6 +90,10 @@ class BlobStore {
   }
   // NOT_FOUND when absent.
   virtual Result<std::unique_ptr<BlobReader>> OpenRead(const Digest& digest) = 0;
+  // Marks the blob as in use, so that a store which evicts keeps it (the
+  // engine copies a blob near eviction forward). Asks nothing of a remote and
+  // needs no I/O; the default does nothing.
+  virtual void Touch(const Digest& digest) {}
   // OpenRead() when that needs no I/O (the blob is held in memory), else
   // nullptr: lets a caller on an event loop serve such blobs in place and
   // take every other read to a thread that may block. The default has no

@@ -44,6 +44,10 @@ Result<bool> EngineBlobStore::Contains(const Digest& digest) {
   return engine_->ContainsAndTouch(EngineKeyForBlob(digest));
 }
 
+void EngineBlobStore::Touch(const Digest& digest) {
+  engine_->Touch(EngineKeyForBlob(digest));
+}
+
 Status EngineBlobStore::ContainsMany(std::span<const Digest> digests, std::span<uint8_t> present) {
   std::vector<engine::Key> keys;
   keys.reserve(digests.size());

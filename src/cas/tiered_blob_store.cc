@@ -101,7 +101,7 @@ Result<bool> TieredBlobStore::Contains(const Digest& digest) {
     ASSIGN_OR_RETURN(bool in_ram, ram_->Contains(digest));
     if (in_ram) {
       // Still touch the disk copy: RAM is volatile and the ring must keep it too.
-      (void)local_->Contains(digest);
+      local_->Touch(digest);
       return true;
     }
   }
@@ -160,8 +160,7 @@ Status TieredBlobStore::FetchFromRemote(const Digest& digest) {
 std::unique_ptr<BlobReader> TieredBlobStore::OpenReadIfInMemory(const Digest& digest) {
   if (ram_ == nullptr) return nullptr;
   auto r = ram_->OpenReadIfInMemory(digest);
-  // A directory lookup in RAM, no I/O (see OpenRead).
-  if (r) (void)local_->Contains(digest);
+  if (r) local_->Touch(digest);  // as in OpenRead; no I/O
   return r;
 }
 
@@ -171,7 +170,7 @@ Result<std::unique_ptr<BlobReader>> TieredBlobStore::OpenRead(const Digest& dige
     if (r.ok()) {
       // As in Contains: the disk copy must be touched too, or a blob read only
       // from RAM ages out of the ring and is gone after a restart.
-      (void)local_->Contains(digest);
+      local_->Touch(digest);
       return r;
     }
   }

@@ -161,7 +161,9 @@ int CmdPut(ZakoClient& client, const Args& args) {
     std::mutex mu;
     auto worker = [&] {
       for (size_t i; (i = next++) < todo.size();) {
-        const auto& [digest, path] = todo[i];
+        // Not a structured binding: clang 14 cannot capture those in the lambda below.
+        const Digest& digest = todo[i].first;
+        const std::string& path = todo[i].second;
         std::string result;
         int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
         if (fd < 0) {

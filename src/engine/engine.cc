@@ -310,6 +310,10 @@ class EngineWriter final : public ObjectWriter {
         return Status::InvalidArgument("object of " + std::to_string(total_) +
                                        " bytes is too large");
       }
+      if (!rewrite_ && stripe_->sync_failures() != sync_failures_at_start_) {
+        // Some fragment may have been dropped or voided: no header for it.
+        return Status::Unavailable("a storage write or sync failed during the upload; retry");
+      }
       if (rewrite_) {
         // The header replaces the present copy's entry: make sure the new
         // fragments are durable first, or keep the old copy.
@@ -331,8 +335,17 @@ class EngineWriter final : public ObjectWriter {
       // a later sync succeeded: such an object must not be acknowledged.
       if (stripe_->sync_failures() != sync_failures_at_start_) {
         // The header is in the directory, but fragments written before the
-        // failure may be gone: take the object back before refusing it.
-        (void)engine_->AppendTombstone(stripe_, key_, EntryType::kObject);  // we hold the slot
+        // failure may be gone: take the object back before refusing it. If
+        // the tombstone fails too (it is then voided), at least the running
+        // directory forgets the header; a restart that replays it finds the
+        // fragments invalid when they are read.
+        // (We hold the write slot, which the tombstone needs.)
+        Status taken_back = engine_->AppendTombstone(stripe_, key_, EntryType::kObject);
+        if (!taken_back.ok()) {
+          if (auto e = stripe_->Find(key_, EntryType::kObject)) {
+            stripe_->DropEntry(key_, EntryType::kObject, *e);
+          }
+        }
         return Status::Unavailable("a storage sync failed during the upload; retry");
       }
       if (!stripe_->ContainsObject(key_)) {

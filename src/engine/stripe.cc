@@ -351,6 +351,13 @@ Status Stripe::BeginObjectWrite(const Key& key, std::chrono::milliseconds wait) 
   if (!free) {
     return Status::Unavailable("another upload of this object is still in progress; retry later");
   }
+  // Not "already stored" while storage fails: a removal that failed just
+  // now may still be on the device, and a crash before the retry voids it
+  // would let recovery apply it.
+  if (failed_) {
+    return Status::Unavailable("stripe " + std::to_string(index_) +
+                               ": storage I/O is failing; retry later");
+  }
   if (ContainsObjectLocked(key, nullptr)) return Status::AlreadyExists("object already stored");
   open_writes_.emplace(key, 1);
   return Status::Ok();
@@ -522,6 +529,10 @@ bool Stripe::FailAndRetry(std::unique_lock<std::mutex>& lk, const Status& error,
   // Nobody whose Docs are buffered is acknowledged while storage fails.
   if (cur_.fill > 0 && !cur_.batch->done) {
     cur_.void_until = cur_.fill;
+    // Counted here, in the same hold of mu_: a multi-fragment writer that
+    // started after the failed write was counted (WriteBatch, without mu_)
+    // may have fragments among the Docs voided now, and must notice.
+    stats_->sync_failures++;
     std::shared_ptr<Batch> failed = std::exchange(cur_.batch, std::make_shared<Batch>());
     CompleteBatch(lk, failed, Status::Unavailable("storage I/O is failing: " + error.message()));
   }

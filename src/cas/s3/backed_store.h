@@ -67,6 +67,8 @@ class BackedBlobStore final : public BlobStore, public BatchContains {
                   UploadQueue* queue, Uploader* uploader, Options options);
 
   Result<bool> Contains(const Digest& digest) override { return ContainsImpl(digest, false); }
+  // The local copy only: the bucket does not evict.
+  void Touch(const Digest& digest) override { local_->Touch(digest); }
   std::vector<Result<bool>> ContainsMany(std::span<const Digest> digests) override {
     return ContainsManyImpl(digests, false);
   }
@@ -98,6 +100,7 @@ class BackedBlobStore final : public BlobStore, public BatchContains {
     Result<std::unique_ptr<BlobReader>> OpenRead(const Digest& d) override {
       return s_->OpenRead(d);
     }
+    void Touch(const Digest& d) override { s_->Touch(d); }
     Result<std::unique_ptr<BlobWriter>> OpenWrite(const Digest& d) override {
       return s_->OpenWrite(d);
     }
