@@ -92,7 +92,8 @@ class BlobStore {
   virtual Result<std::unique_ptr<BlobReader>> OpenRead(const Digest& digest) = 0;
   // Marks the blob as in use, so that a store which evicts keeps it (the
   // engine copies a blob near eviction forward). Asks nothing of a remote and
-  // needs no I/O; the default does nothing.
+  // needs no I/O; the default does nothing, so a store that wraps another
+  // must forward it.
   virtual void Touch(const Digest& digest) {}
   // OpenRead() when that needs no I/O (the blob is held in memory), else
   // nullptr: lets a caller on an event loop serve such blobs in place and
