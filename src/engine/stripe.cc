@@ -617,7 +617,13 @@ void Stripe::FlusherLoop() {
           .kv("sector", flushing_.base)
           .kv("bytes", len)
           .kv("error", st.ToString());
-      CompleteBatch(lk, flushing_.batch, st);
+      // Its writers may retry (the stripe retries the device itself): they
+      // are told UNAVAILABLE, not the device's error (EIO is INTERNAL, which
+      // says "a bug"); ENOSPC stays RESOURCE_EXHAUSTED.
+      CompleteBatch(lk, flushing_.batch,
+                    st.code() == StatusCode::kResourceExhausted
+                        ? st
+                        : Status::Unavailable("storage write failed: " + st.message()));
       flushing_.void_until = flushing_.fill;
       // Retry the same region so the ring stays a contiguous chain of Docs.
       bool recovered = FailAndRetry(lk, st, [&] {
