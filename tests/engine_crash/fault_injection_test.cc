@@ -489,9 +489,18 @@ TEST_F(FaultInjectionTest, RandomFaultsUnderLoad) {
         reads_ok++;
     }
   });
-  auto deadline = std::chrono::steady_clock::now() + 2s;
+  // Two seconds of faults, longer (up to 20 s) until some objects have been
+  // acknowledged: on a loaded machine a stripe's retries can be slow enough
+  // that nothing is acknowledged in two seconds, and the checks below would
+  // then have nothing to verify.
+  const auto start = std::chrono::steady_clock::now();
+  auto acked_count = [&] {
+    std::lock_guard lk(mu);
+    return acked_objects.size();
+  };
   uint64_t injected = 0;
-  while (std::chrono::steady_clock::now() < deadline) {
+  while (std::chrono::steady_clock::now() < start + 2s ||
+         (acked_count() < 50 && std::chrono::steady_clock::now() < start + 20s)) {
     switch (rng() % 7) {
       case 0:
         env_.write_errno = EIO;
