@@ -19,6 +19,12 @@ inline constexpr uint32_t kSnapshotMagic = 0x4e535943;  // "CYSN"
 // by multiply-shift. Docs are unchanged from 1, but snapshots are not.
 inline constexpr uint32_t kFormatVersion = 2;
 inline constexpr uint64_t kBlockSize = 4096;
+// Durable mode syncs every batch that completes a commit; batches of fragments
+// only are covered by a later sync, but at most this many in a row. A power
+// cut can tear all batches written since the last sync, and the one in
+// flight, so after an unclean stop recovery treats this many plus one
+// aggregation windows after its cursor as overwritten.
+inline constexpr uint32_t kMaxUnsyncedBatches = 3;
 
 inline uint64_t AlignUp(uint64_t v, uint64_t a) {
   return (v + a - 1) / a * a;

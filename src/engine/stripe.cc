@@ -605,6 +605,8 @@ void Stripe::FlusherLoop() {
     // recovery evict_end may already lie further ahead; it never moves back.)
     const uint32_t batch_end = flushing_.base + len / kSectorSize;
     clock_.evict_end = std::max(clock_.evict_end, batch_end);
+    // Bound the batches a power cut can tear (kMaxUnsyncedBatches).
+    if (unsynced_batches_ >= kMaxUnsyncedBatches) flushing_.needs_sync = true;
     lk.unlock();
     ConvertAhead(flushing_.base, len / kSectorSize);
     Status st = WriteBatch(&flushing_, len);
@@ -636,6 +638,7 @@ void Stripe::FlusherLoop() {
     }
 
     clock_.cursor = batch_end;
+    unsynced_batches_ = flushing_.needs_sync ? 0 : unsynced_batches_ + 1;
     for (size_t p = 0; p < flushing_.fill;) {
       DocHeader h;
       std::memcpy(&h, flushing_.buf.data() + p, sizeof h);
@@ -826,15 +829,17 @@ Status Stripe::Recover() {
   }
   clock_.cursor = static_cast<uint32_t>(AlignUp(clock_.cursor, kSectorsPerBlock));
   clock_.evict_end = clock_.cursor;
-  // The batch in flight at a crash may have overwritten older Docs past the end
-  // of the chain before it was torn: the aggregation window after the cursor is
-  // treated as overwritten. If that window reaches the end of the ring, the
-  // batch went to sector 0 of the next cycle, as the writer does. (Docs damaged
-  // on the medium further on are caught by validation when read, and dropped.)
+  // The batches not yet synced at a crash (up to kMaxUnsyncedBatches, and the
+  // one in flight) may have overwritten older Docs past the end of the chain
+  // before they were torn: that many aggregation windows after the cursor are
+  // treated as overwritten. If they reach the end of the ring, the writer went
+  // on at sector 0 of the next cycle, as it does. (Docs damaged on the medium
+  // further on are caught by validation when read, and dropped.)
   // None can be in flight after a clean shutdown: its snapshot is the newest
   // header, no later session reserved a generation, and nothing follows it.
   bool clean = best_clean && max_marker_generation <= best_generation && replayed == 0;
-  const uint64_t guard = options_.aggregation_bytes / kSectorSize + kSectorsPerBlock;
+  const uint64_t guard =
+      (kMaxUnsyncedBatches + 1) * (options_.aggregation_bytes / kSectorSize + kSectorsPerBlock);
   if (clean) {
     // Nothing to guard against.
   } else if (clock_.cursor + guard > geo_.content_sectors) {

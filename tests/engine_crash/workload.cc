@@ -218,7 +218,10 @@ Positions PositionsOf(Engine& engine) {
 }
 
 Positions FurthestWrite(const Positions& p) {
-  const uint64_t batch = kAggregationBytes / kSectorSize + kBlockSize / kSectorSize;
+  // The batch in flight, and as many again as the engine may have written
+  // since its last sync (recovery treats them all as overwritten).
+  const uint64_t batch =
+      (kMaxUnsyncedBatches + 1) * (kAggregationBytes / kSectorSize + kBlockSize / kSectorSize);
   Positions f = p;
   for (size_t s = 0; s < p.linear.size(); s++) {
     uint64_t cycle = p.linear[s] / p.ring[s], cursor = p.linear[s] % p.ring[s];
