@@ -441,20 +441,26 @@ void Init() {
   });
 
   // The pristine image must recover what was readable at the crash, except
-  // that after an unclean stop recovery treats the aggregation window after
-  // the writer's position as overwritten (a batch may have been in flight):
-  // objects with a Doc there may be lost, and only those.
+  // that after an unclean stop recovery treats the aggregation windows after
+  // the writer's position as overwritten (the batches not yet synced, up to
+  // kMaxUnsyncedBatches, and the one in flight): objects with a Doc there may
+  // be lost, and only those. When those windows pass the end of the ring the
+  // writer goes on at sector 0 of the next cycle, so the rest of this pass and
+  // the same number of sectors at the start may be lost.
   const uint64_t ring = p.geo.content_sectors;
   const uint64_t guard =
-      kAggregationBytes / engine::kSectorSize + engine::kBlockSize / engine::kSectorSize;
-  const uint64_t lost_from = p.crash_cursor + guard > ring ? 0 : p.crash_cursor;
-  const uint64_t lost_to = p.crash_cursor + guard > ring ? guard : p.crash_cursor + guard;
+      (engine::kMaxUnsyncedBatches + 1) *
+      (kAggregationBytes / engine::kSectorSize + engine::kBlockSize / engine::kSectorSize);
+  const bool wraps = p.crash_cursor + guard > ring;
+  auto in_guard = [&](uint64_t from, uint64_t to) {
+    if (!wraps) return to > p.crash_cursor && from < p.crash_cursor + guard;
+    return to > p.crash_cursor || from < guard;
+  };
   auto may_be_lost = [&](const Key& key) {
     for (const auto& d : p.docs) {
       const uint64_t sector = (d.file_offset - p.geo.content_offset) / engine::kSectorSize;
       const uint64_t end = sector + engine::DocSectors(d.header.data_len);
-      if ((d.header.key == key || d.header.first_key == key) && end > lost_from &&
-          sector < lost_to) {
+      if ((d.header.key == key || d.header.first_key == key) && in_guard(sector, end)) {
         return true;
       }
     }
