@@ -1,5 +1,6 @@
 #include "cas/tiered_blob_store.h"
 
+#include <algorithm>
 #include <cassert>
 #include <vector>
 
@@ -112,21 +113,31 @@ Result<bool> TieredBlobStore::Contains(const Digest& digest) {
 
 Status TieredBlobStore::ContainsMany(std::span<const Digest> digests, std::span<uint8_t> present) {
   assert(digests.size() == present.size());
-  // The local tier is asked about every digest, RAM hits included, for the
-  // same reason as in Contains(): the disk copy must be touched too. RAM is
-  // asked about every digest as well, since asking refreshes its LRU order.
-  RETURN_IF_ERROR(local_->ContainsMany(digests, present));
-  if (ram_) {
-    std::vector<uint8_t> in_ram(digests.size());
-    RETURN_IF_ERROR(ram_->ContainsMany(digests, in_ram));
-    for (size_t i = 0; i < digests.size(); i++) present[i] |= in_ram[i];
-  }
+  // RAM first (asking refreshes its LRU order). As in Contains(), a RAM hit's
+  // disk copy is only touched, which needs no I/O: asking the local tier about
+  // it could cost a HEAD when that tier is backed by a bucket.
+  std::fill(present.begin(), present.end(), uint8_t{0});
+  if (ram_) RETURN_IF_ERROR(ram_->ContainsMany(digests, present));
+  std::vector<Digest> rest;
+  std::vector<size_t> rest_at;
   for (size_t i = 0; i < digests.size(); i++) {
-    if (present[i]) continue;
-    if (remote_) {
-      ASSIGN_OR_RETURN(bool remote, remote_->Contains(digests[i]));
-      present[i] = remote ? 1 : 0;
+    if (present[i]) {
+      local_->Touch(digests[i]);
+    } else {
+      rest.push_back(digests[i]);
+      rest_at.push_back(i);
     }
+  }
+  if (rest.empty()) return Status::Ok();
+  std::vector<uint8_t> in_local(rest.size());
+  RETURN_IF_ERROR(local_->ContainsMany(rest, in_local));
+  for (size_t j = 0; j < rest.size(); j++) {
+    uint8_t here = in_local[j];
+    if (!here && remote_) {
+      ASSIGN_OR_RETURN(bool remote, remote_->Contains(rest[j]));
+      here = remote ? 1 : 0;
+    }
+    present[rest_at[j]] = here;
   }
   return Status::Ok();
 }

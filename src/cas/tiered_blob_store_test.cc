@@ -200,6 +200,65 @@ TEST_F(TieredTest, ContainsManyAgreesWithContainsAcrossTiers) {
   EXPECT_EQ(strict.ContainsMany(digests, present).code(), StatusCode::kInvalidArgument);
 }
 
+// A local tier that records what it is asked, in front of the engine's.
+class AskedBlobStore final : public BlobStore {
+ public:
+  explicit AskedBlobStore(BlobStore* base) : base_(base) {}
+  Result<bool> Contains(const Digest& d) override {
+    asked.push_back(d);
+    return base_->Contains(d);
+  }
+  Status ContainsMany(std::span<const Digest> d, std::span<uint8_t> present) override {
+    asked.insert(asked.end(), d.begin(), d.end());
+    return base_->ContainsMany(d, present);
+  }
+  void Touch(const Digest& d) override {
+    touched.push_back(d);
+    base_->Touch(d);
+  }
+  Result<std::unique_ptr<BlobReader>> OpenRead(const Digest& d) override {
+    return base_->OpenRead(d);
+  }
+  Result<std::unique_ptr<BlobWriter>> OpenWrite(const Digest& d) override {
+    return base_->OpenWrite(d);
+  }
+  Status Remove(const Digest& d) override { return base_->Remove(d); }
+  std::string_view name() const override { return "asked"; }
+  std::vector<Digest> asked, touched;
+
+ private:
+  BlobStore* base_;
+};
+
+// A batched check does not ask the local tier about blobs found in RAM (with
+// a bucket behind that tier each question can be a HEAD); it only touches
+// their disk copies, as Contains() does.
+TEST_F(TieredTest, ContainsManyOnlyTouchesTheDiskCopiesOfRamHits) {
+  MemoryBlobStore ram(1 << 20, 4096);
+  AskedBlobStore local(local_.get());
+  TieredBlobStore tiers(&ram, &local, nullptr, {});
+  CasStore cas(&tiers, nullptr);
+  Digest hot = Digest::Of(DigestFunction::kBlake3, "hot");
+  Digest cold = Digest::Of(DigestFunction::kBlake3, "cold");
+  Digest none = Digest::Of(DigestFunction::kBlake3, "none");
+  ASSERT_TRUE(cas.Put(hot, "hot").ok());  // into RAM and onto the disk
+  ASSERT_TRUE(CasStore(local_.get(), nullptr).Put(cold, "cold").ok());  // disk only
+  ASSERT_TRUE(*ram.Contains(hot));
+  ASSERT_FALSE(*ram.Contains(cold));
+  local.asked.clear();
+  std::vector<Digest> digests = {hot, cold, none};
+  std::vector<uint8_t> present(3, 9);
+  ASSERT_TRUE(tiers.ContainsMany(digests, present).ok());
+  EXPECT_EQ(present, (std::vector<uint8_t>{1, 1, 0}));
+  EXPECT_EQ(local.asked, (std::vector<Digest>{cold, none}));
+  EXPECT_EQ(local.touched, (std::vector<Digest>{hot}));
+  // All in RAM: the local tier is not asked at all.
+  local.asked.clear();
+  ASSERT_TRUE(tiers.ContainsMany(std::span(digests).first(1), std::span(present).first(1)).ok());
+  EXPECT_EQ(present[0], 1);
+  EXPECT_TRUE(local.asked.empty());
+}
+
 // The RAM tier answers a batch under a few locks; the answers and the LRU
 // refresh must be those of one Contains() per digest.
 TEST(MemoryBlobStoreTest, ContainsManyMatchesContainsAndRefreshesTheLru) {
