@@ -142,6 +142,11 @@ void HttpCache::KeepSize(const Digest& digest) {
 
 void HttpCache::RememberSizeAsync(const Digest& digest, std::function<void()> done) {
   if (digest.IsEmptyBlob() || SizeCached(digest)) return done();
+  RecordNewBlobSizeAsync(digest, std::move(done));
+}
+
+void HttpCache::RecordNewBlobSizeAsync(const Digest& digest, std::function<void()> done) {
+  if (digest.IsEmptyBlob()) return done();
   records_->PutAsync(SizeRecordName(digest.function(), digest.hash()),
                      std::to_string(digest.size_bytes()),
                      [this, digest, done = std::move(done)](Status st) {

@@ -80,6 +80,11 @@ class HttpCache {
   // without reading the one stored before: a freshly stored blob has none.
   bool CanRememberSizeAsync() const { return records_->CanPutAsync(); }
   void RememberSizeAsync(const Digest& digest, std::function<void()> done);
+  // RememberSizeAsync() for a blob that was just stored, so whose size is
+  // almost never cached yet: skips that lookup (two hash-table probes under
+  // the cache's lock, ~3 % of an upload's CPU). A size that was cached after
+  // all is recorded again, which changes nothing.
+  void RecordNewBlobSizeAsync(const Digest& digest, std::function<void()> done);
 
   // NOT_FOUND when absent, or when the value is an ActionResult that references
   // a missing blob (the message names it).

@@ -1415,7 +1415,7 @@ asio::awaitable<Outcome> Connection::CasPut(Parser& parser, const CachePath& pat
           },
           [&](std::function<void(Status)> done) {
             if (failed->load()) return done(Status::Ok());
-            cache.RememberSizeAsync(digest, [done = std::move(done)] { done(Status::Ok()); });
+            cache.RecordNewBlobSizeAsync(digest, [done = std::move(done)] { done(Status::Ok()); });
           });
     } else {
       st[0] = co_await server_->Offload([&] { return (*writer)->Commit(); });
