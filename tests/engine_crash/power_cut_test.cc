@@ -43,6 +43,27 @@ class PowerCutTest : public ::testing::Test {
   void TearDown() override {
     if (!HasFailure()) std::filesystem::remove_all(dir_);
   }
+  // One stripe of a 16 MiB store on `env`, snapshotting only when it must.
+  EngineOptions OneStripeStore(PowerCutEnv* env) {
+    EngineOptions opts = CrashTestOptions(dir_ + "/store", 16ull << 20);
+    opts.stripes = 1;
+    opts.env = env;
+    opts.snapshot_interval = std::chrono::hours(1);
+    return opts;
+  }
+  // Puts 10,000-byte objects 0, 1, ... until the ring has wrapped and a
+  // multiple of 200 are stored, so that the cursor runs over live Docs of the
+  // previous cycle. Returns how many were stored (0 if a Put failed).
+  static uint64_t FillUntilWrapped(Engine& e) {
+    uint64_t n = 0;
+    while (e.Stats().wraps == 0 || n % 200 != 0) {
+      Status st = e.Put(ObjectKey(n), ObjectBytes(n, 10'000));
+      EXPECT_TRUE(st.ok()) << "object " << n << ": " << st.ToString();
+      if (!st.ok()) return 0;
+      n++;
+    }
+    return n;
+  }
   std::string dir_;
 };
 
@@ -437,20 +458,12 @@ TEST_F(PowerCutTest, WritesAcknowledgedAfterAFailedSyncSurvivePowerCut) {
 // validate the live Docs in that region and drop the entries that fail; and drop an entry whose Doc
 // fails validation on read so that the object can be uploaded again.
 TEST_F(PowerCutTest, TornBatchOverOldDataLeavesNoPhantoms) {
-  const uint64_t size = 16ull << 20;
-  const std::string store = dir_ + "/store";
   PowerCutEnv env(IoEnv::Default());
-  EngineOptions opts = CrashTestOptions(store, size);
-  opts.stripes = 1;
-  opts.env = &env;
-  opts.snapshot_interval = std::chrono::hours(1);
+  EngineOptions opts = OneStripeStore(&env);
+  const std::string store = opts.path;
   auto e = std::move(*Engine::Open(opts));
-  // Wrap the ring once, so that the cursor runs over live data of the previous cycle.
-  uint64_t n = 0;
-  while (e->Stats().wraps == 0 || n % 200 != 0) {
-    ASSERT_TRUE(e->Put(ObjectKey(n), ObjectBytes(n, 10'000)).ok());
-    n++;
-  }
+  const uint64_t n = FillUntilWrapped(*e);
+  ASSERT_GT(n, 0u);
   // The crash tears the next aggregated write (all fragments of a new object).
   env.ArmCut(1, nullptr);
   ASSERT_TRUE(e->Put(ObjectKey(1'000'000), ObjectBytes(1'000'000, 120'000)).ok());
@@ -516,20 +529,13 @@ TEST_F(PowerCutTest, TornBatchOverOldDataLeavesNoPhantoms) {
 // not serve those as present (found by AcknowledgedWritesSurviveRandomPowerCuts
 // in torn-garbage mode, 5 phantoms, once in CI).
 TEST_F(PowerCutTest, SeveralUnsyncedBatchesOverOldDataLeaveNoPhantoms) {
-  const uint64_t size = 16ull << 20;
-  const std::string store = dir_ + "/store";
   PowerCutEnv env(IoEnv::Default());
-  EngineOptions opts = CrashTestOptions(store, size);
-  opts.stripes = 1;
-  opts.env = &env;
-  opts.snapshot_interval = std::chrono::hours(1);
+  EngineOptions opts = OneStripeStore(&env);
   opts.convert_ahead_bytes = 0;
+  const std::string store = opts.path;
   auto e = std::move(*Engine::Open(opts));
-  uint64_t n = 0;
-  while (e->Stats().wraps == 0 || n % 200 != 0) {
-    ASSERT_TRUE(e->Put(ObjectKey(n), ObjectBytes(n, 10'000)).ok());
-    n++;
-  }
+  const uint64_t n = FillUntilWrapped(*e);
+  ASSERT_GT(n, 0u);
   // One upload of many batches; the cut comes at its third write, with three
   // batches of fragments written and none synced.
   env.ArmCut(3, nullptr);
