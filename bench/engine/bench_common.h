@@ -41,7 +41,6 @@ struct BenchConfig {
   uint32_t read_ahead = engine::EngineOptions{}.read_ahead_fragments;
   uint32_t page_cache_reads = engine::EngineOptions{}.cached_read_max;
   uint64_t convert_ahead = engine::EngineOptions{}.convert_ahead_bytes;
-  std::chrono::microseconds commit_linger = engine::EngineOptions{}.commit_linger_max;
   bool page_cache_rereads = engine::EngineOptions{}.cache_rereads;
   uint32_t aggregation = engine::EngineOptions{}.aggregation_bytes;
   uint32_t large_chunk = 1 * kMiB;  // Append() size, like a streamed upload's chunks

@@ -44,8 +44,6 @@ const char kUsage[] = R"(usage: engine_bench [flags]
   --page-cache-rereads=0|1  larger records read again go through the page cache (default 1)
   --convert-ahead=BYTES   unwritten space converted ahead of small batches on a fresh
                           store (default: the engine's engine.convert_ahead; 0: off)
-  --commit-linger-us=N    group-commit linger cap of durable batches (default: the
-                          engine's engine.commit_linger_us; 0: off)
   --aggregation=BYTES     aggregation buffer per stripe (default: the engine's, 4MiB)
   --small-threads=N       concurrent 4 KiB writes: writer threads, and in-flight
                           PutAsync calls in the async run (default 64)
@@ -143,8 +141,6 @@ bool ParseFlags(int argc, char** argv, BenchConfig& c) {
       c.page_cache_reads = static_cast<uint32_t>(ParseBytes(v));
     } else if (a == "convert-ahead") {
       c.convert_ahead = ParseBytes(v);
-    } else if (a == "commit-linger-us") {
-      c.commit_linger = std::chrono::microseconds(std::stoul(v));
     } else if (a == "page-cache-rereads") {
       c.page_cache_rereads = v != "0" && v != "false";
     } else if (a == "read-ahead") {

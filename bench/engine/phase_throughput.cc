@@ -80,7 +80,6 @@ Status RunLargeObjectPhase(const BenchConfig& c, Report& r, Baseline& base, bool
   o.read_ahead_fragments = c.read_ahead;
   o.cached_read_max = c.page_cache_reads;
   o.convert_ahead_bytes = c.convert_ahead;
-  o.commit_linger_max = c.commit_linger;
   o.cache_rereads = c.page_cache_rereads;
   o.average_object_size = 1 * kMiB;
   // An object lives wholly in one stripe and keys fall on stripes at random, so
@@ -192,7 +191,6 @@ Status RunSmallObjectPhase(const BenchConfig& c, Report& r, Baseline& base, bool
   o.size = c.small_store;
   o.average_object_size = c.small_size;
   o.convert_ahead_bytes = c.convert_ahead;
-  o.commit_linger_max = c.commit_linger;
   if (written) RETURN_IF_ERROR(PrewriteFile(o.path, o.size, c.raw_block));
   ASSIGN_OR_RETURN(auto e, engine::Engine::Open(o));
   const std::string state = written ? "written store" : "fresh store";

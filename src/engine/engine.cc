@@ -472,7 +472,6 @@ Status Engine::OpenSpan(const SpanSpec& span, uint32_t stripes, uint32_t* first_
   so.cached_read_max = options_.cached_read_max;
   so.cache_rereads = options_.cache_rereads;
   so.convert_ahead_bytes = options_.convert_ahead_bytes;
-  so.commit_linger_max = options_.commit_linger_max;
   for (uint32_t s = 0; s < h.stripe_count; s++) {
     StripeGeometry g = GeometryOf(h, s);
     if (g.content_sectors < 2 * options_.aggregation_bytes / kSectorSize) {
@@ -746,8 +745,6 @@ EngineStatsSnapshot Engine::Stats() {
   r.recovery_micros = stats_.recovery_micros;
   r.converted_bytes = stats_.converted_bytes;
   r.convert_micros = stats_.convert_micros;
-  r.commit_lingers = stats_.commit_lingers;
-  r.commit_linger_micros = stats_.commit_linger_micros;
   r.ring_bytes = ring_bytes_;
   for (auto& s : stripes_) {
     auto ss = s->SnapshotStats();

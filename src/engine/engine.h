@@ -84,13 +84,6 @@ struct EngineOptions {
   // pass has written the ring, its extent maps show nothing left to convert.
   // 0 disables.
   uint64_t convert_ahead_bytes = 32ull << 20;
-  // Group commit: when a durable batch completes, its writers usually come
-  // straight back with their next Docs, just after the flusher has started
-  // the next batch without them. So concurrent writers split into two halves
-  // that take turns, each paying a whole write + fdatasync per half batch.
-  // Before writing the next durable batch, the flusher waits for them, up to
-  // half the last batch's write + sync time and at most this long. 0 disables.
-  std::chrono::microseconds commit_linger_max{500};
   std::chrono::milliseconds writer_wait{
       30'000};           // how long a 2nd writer of a key waits for the 1st
   IoEnv* env = nullptr;  // nullptr: IoEnv::Default()
@@ -134,7 +127,6 @@ struct EngineStatsSnapshot {
   uint64_t copy_forward_queued;  // touched objects not yet copied (including the one in progress)
   uint64_t recovery_micros;
   uint64_t converted_bytes, convert_micros;
-  uint64_t commit_lingers, commit_linger_micros;
   uint64_t directory_entries_used, directory_capacity, directory_bytes;
   uint64_t ring_bytes;
   std::vector<StripeSnapshotStats> stripes;

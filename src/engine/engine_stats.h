@@ -39,9 +39,6 @@ struct EngineStats {
   // over a fresh file costs this much extra writing.
   std::atomic<uint64_t> converted_bytes{0};
   std::atomic<uint64_t> convert_micros{0};
-  // Group-commit lingers (EngineOptions::commit_linger_max) and their time.
-  std::atomic<uint64_t> commit_lingers{0};
-  std::atomic<uint64_t> commit_linger_micros{0};
   std::atomic<uint64_t> snapshots{0};
   std::atomic<uint64_t> snapshot_micros{0};
   std::atomic<uint64_t> replayed_docs{0};

@@ -910,49 +910,6 @@ TEST_F(EngineTest, AsyncCommitsReportOnceDurableWithoutBlockingTheCaller) {
   for (int i = 0; i < 20; i++) EXPECT_TRUE(e->Contains(KeyOf(i))) << i;
 }
 
-// Group commit on a device whose flush takes a while: a lone writer never
-// lingers, and concurrent writers share flushes instead of splitting into two
-// halves that take turns (without the linger, 8 writers alternate between
-// batches of about 2 and 6 Docs here, 4 on average).
-TEST_F(EngineTest, ConcurrentDurableWritersShareFlushesAndALoneWriterNeverLingers) {
-  FaultEnv env(IoEnv::Default());
-  opts_.env = &env;
-  opts_.stripes = 1;
-  opts_.commit_linger_max = std::chrono::milliseconds(100);
-  env.sync_delay_us = 20'000;
-  auto e = Open();
-  for (int i = 0; i < 5; i++) ASSERT_TRUE(e->Put(KeyOf(i), Bytes(i, 1000)).ok());
-  EXPECT_EQ(e->Stats().commit_lingers, 0u);
-
-  const auto before = e->Stats();
-  constexpr int kWriters = 8, kEach = 12;
-  std::vector<std::thread> writers;
-  std::atomic<int> failures{0};
-  for (int t = 0; t < kWriters; t++) {
-    writers.emplace_back([&, t] {
-      for (int i = 0; i < kEach; i++) {
-        int n = 100 + t * kEach + i;
-        if (!e->Put(KeyOf(n), Bytes(n, 1000 + n)).ok()) failures++;
-      }
-    });
-  }
-  for (auto& w : writers) w.join();
-  EXPECT_EQ(failures.load(), 0);
-  const auto after = e->Stats();
-  const uint64_t docs = after.docs_written - before.docs_written;
-  const uint64_t batches = after.batches_written - before.batches_written;
-  ASSERT_EQ(docs, uint64_t{kWriters * kEach});
-  EXPECT_GT(after.commit_lingers, before.commit_lingers);
-  EXPECT_GE(static_cast<double>(docs) / static_cast<double>(batches), 6.0)
-      << docs << " Docs in " << batches << " batches";
-  for (int n = 100; n < 100 + kWriters * kEach; n++) {
-    ASSERT_EQ(ReadAll(*e, KeyOf(n)), Bytes(n, 1000 + n)) << n;
-  }
-  // Closing does not wait out a linger.
-  env.sync_delay_us = 0;
-  ASSERT_TRUE(e->Close().ok());
-}
-
 TEST_F(EngineTest, AsyncCommitReportsAFailedSyncAndFreesTheWriteSlot) {
   FaultEnv env(IoEnv::Default());
   opts_.env = &env;

@@ -48,8 +48,6 @@ class FaultFile final : public BlockFile {
   }
   Status Sync() override {
     while (env_->hold_syncs.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    if (int us = env_->sync_delay_us.load())
-      std::this_thread::sleep_for(std::chrono::microseconds(us));
     if (env_->crashed) return Status::Ok();
     env_->syncs++;
     if (int e = env_->sync_errno.load()) return Status::IoError("injected fdatasync fault", e);

@@ -25,7 +25,6 @@ class FaultEnv final : public IoEnv {
   std::atomic<bool> short_writes{false};  // writes stop half way (and report EIO)
   std::atomic<bool> crashed{false};       // writes and syncs vanish silently
   std::atomic<bool> hold_syncs{false};    // syncs wait until this is false again
-  std::atomic<int> sync_delay_us{0};      // every sync takes this much longer (a slow device)
   // ConvertUnwritten waits until this is false again; while a conversion is
   // in progress, writes that overlap its range are counted (the engine must
   // never write where it is converting: the zeros could land on its data).

@@ -59,7 +59,6 @@ void Stripe::StartBuffer(AggBuffer* b, uint64_t next_base, uint64_t cycle) {
   b->base = static_cast<uint32_t>(next_base);
   b->cycle = cycle;
   b->fill = 0;
-  b->docs = 0;
   b->needs_sync = false;
   b->void_until = 0;
   b->batch = std::make_shared<Batch>();
@@ -284,15 +283,9 @@ Result<DocLocation> Stripe::Append(DocType type, const Key& first_key, const Key
   loc.cycle = cur_.cycle;
   loc.batch = cur_.batch;
   cur_.fill += bytes;
-  cur_.docs++;
   cur_.needs_sync |= needs_sync;
   cur_.last_serial = h.serial;
-  // A lingering flusher is woken once, when the writers it waits for are
-  // back (or the buffer is half full), not by every one of them.
-  if (linger_target_ == 0 || cur_.docs >= linger_target_ ||
-      cur_.fill >= options_.aggregation_bytes / 2) {
-    work_cv_.notify_one();
-  }
+  work_cv_.notify_one();
   return loc;
 }
 
@@ -588,7 +581,6 @@ void Stripe::FlusherLoop() {
       }
       continue;
     }
-    LingerForReturningWriters(lk);
     uint32_t len = static_cast<uint32_t>(AlignUp(cur_.fill, kBlockSize));
     // Never overwrite data that the last durable snapshot needs to replay from:
     // snapshot before the writer has gone half way round the ring since.
@@ -617,9 +609,7 @@ void Stripe::FlusherLoop() {
     if (unsynced_batches_ >= kMaxUnsyncedBatches) flushing_.needs_sync = true;
     lk.unlock();
     ConvertAhead(flushing_.base, len / kSectorSize);
-    const auto io_start = std::chrono::steady_clock::now();
     Status st = WriteBatch(&flushing_, len);
-    if (flushing_.needs_sync) last_io_ = std::chrono::steady_clock::now() - io_start;
     lk.lock();
 
     if (!st.ok()) {
@@ -668,9 +658,6 @@ void Stripe::FlusherLoop() {
     // anything more, write a snapshot (which syncs the data first) so recovery
     // starts after the hole.
     if (stats_->sync_failures.load() != snapshot_epoch_ && !snapshot_or_fail()) break;
-    // Docs appended from here on are mostly those writers coming back.
-    returning_docs_ = flushing_.needs_sync ? flushing_.docs : 0;
-    waiting_docs_ = cur_.docs;
     CompleteBatch(lk, flushing_.batch, Status::Ok());
   }
   // Wake anyone still waiting on batches that will never be written.
@@ -680,43 +667,6 @@ void Stripe::FlusherLoop() {
                     Status::Unavailable("stripe closed before the write was flushed"));
     }
   }
-}
-
-void Stripe::LingerForReturningWriters(std::unique_lock<std::mutex>& lk) {
-  // Only a durable batch is worth waiting for (it pays an fdatasync), and
-  // only when the last one had several writers: a lone writer never waits.
-  const uint32_t back = returning_docs_;
-  returning_docs_ = 0;
-  if (options_.commit_linger_max.count() == 0 || !options_.durable || !cur_.needs_sync ||
-      back < 2 || stop_ || failed_) {
-    return;
-  }
-  if (linger_skip_ > 0) {
-    linger_skip_--;
-    return;
-  }
-  // Those already waiting when the last batch completed stay; its writers
-  // should all follow (waiting for only some of them would leave the others
-  // lagging one batch behind for good). Waiting longer than half a write +
-  // sync would cost more than a second, smaller batch.
-  const uint32_t had = cur_.docs;
-  const uint32_t target = waiting_docs_ + back;
-  if (had >= target) return;  // all back already
-  const auto limit =
-      std::min<std::chrono::steady_clock::duration>(options_.commit_linger_max, last_io_ / 2);
-  if (limit <= std::chrono::steady_clock::duration::zero()) return;
-  auto t0 = std::chrono::steady_clock::now();
-  linger_target_ = target;
-  work_cv_.wait_until(lk, t0 + limit, [&] {
-    return stop_ || cur_.docs >= target || cur_.fill >= options_.aggregation_bytes / 2;
-  });
-  linger_target_ = 0;
-  stats_->commit_lingers++;
-  stats_->commit_linger_micros += static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
-          .count());
-  // Nobody came back (clients that went away): stop paying for it a while.
-  if (cur_.docs == had) linger_skip_ = 16;
 }
 
 Status Stripe::TakeSnapshot(std::unique_lock<std::mutex>& lk, bool clean) {

@@ -38,10 +38,9 @@ struct StripeOptions {
   uint32_t aggregation_bytes = 4 << 20;
   bool durable = true;  // false: relaxed mode, acknowledge after write(2) without fdatasync
   std::chrono::milliseconds snapshot_interval{10'000};
-  uint32_t cached_read_max = 64 << 10;               // EngineOptions::cached_read_max
-  bool cache_rereads = true;                         // EngineOptions::cache_rereads
-  uint64_t convert_ahead_bytes = 32 << 20;           // EngineOptions::convert_ahead_bytes
-  std::chrono::microseconds commit_linger_max{500};  // EngineOptions::commit_linger_max
+  uint32_t cached_read_max = 64 << 10;      // EngineOptions::cached_read_max
+  bool cache_rereads = true;                // EngineOptions::cache_rereads
+  uint64_t convert_ahead_bytes = 32 << 20;  // EngineOptions::convert_ahead_bytes
 };
 
 // A flushed aggregation buffer; writers wait on it. Each batch has its own
@@ -148,7 +147,6 @@ class Stripe {
     uint32_t base = 0;  // sectors
     uint64_t cycle = 0;
     size_t fill = 0;
-    uint32_t docs = 0;
     bool needs_sync = false;
     uint64_t last_serial = 0;
     std::shared_ptr<Batch> batch;
@@ -161,9 +159,6 @@ class Stripe {
 
   void StartBuffer(AggBuffer* b, uint64_t next_base, uint64_t cycle);
   void FlusherLoop();
-  // Before a durable batch is written: waits (bounded) for the writers of the
-  // batch just completed to append their next Docs. Flusher thread, under mu_.
-  void LingerForReturningWriters(std::unique_lock<std::mutex>& lk);
   Status WriteBatch(AggBuffer* b, uint32_t len);
   // Before a batch is written at [base, base + sectors): while batches are
   // small, keeps the converter (BlockFile::ConvertUnwritten on its own
@@ -217,14 +212,7 @@ class Stripe {
   uint64_t generation_ = 0;      // Doc generation of this session
   uint64_t snapshot_epoch_ = 0;  // stats_->sync_failures covered by the last snapshot
   uint64_t sectors_since_snapshot_ = 0;
-  uint32_t unsynced_batches_ = 0;  // durable mode: written since the last fdatasync
-  // Group-commit linger (LingerForReturningWriters). linger_target_ is the
-  // cur_.docs at which Append wakes a lingering flusher (0: not lingering).
-  uint32_t linger_target_ = 0;
-  uint32_t returning_docs_ = 0;  // Docs of the batch last completed (flusher thread only)
-  uint32_t waiting_docs_ = 0;    // cur_.docs when it completed (flusher thread only)
-  uint32_t linger_skip_ = 0;     // batches to go without lingering (flusher thread only)
-  std::chrono::steady_clock::duration last_io_{};  // last batch's write + sync (flusher only)
+  uint32_t unsynced_batches_ = 0;    // durable mode: written since the last fdatasync
   uint64_t mean_batch_bytes_;        // moving average of batch sizes (flusher thread only)
   bool restart_conversion_ = false;  // the ring wrapped (flusher thread only)
   bool conversion_off_ = false;      // the converter could not start (flusher thread only)

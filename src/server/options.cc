@@ -74,11 +74,6 @@ std::vector<OptionSpec> ServerOptionSpecs() {
        "at a time (only the first pass round the ring finds any). Without it every durable "
        "commit into such space also syncs filesystem metadata, which made small uploads up "
        "to ~2x slower on a fresh store. 0 disables."},
-      {"engine.commit_linger_us", T::kInt, "500",
-       "Group commit: before writing a durable batch, a stripe waits up to this many "
-       "microseconds (and at most half its last write + fdatasync) for the writers of its "
-       "previous batch to come back, so concurrent small uploads share one flush instead of "
-       "taking turns in two half-size batches. A lone writer never waits. 0 disables."},
       {"engine.snapshot_interval", T::kDuration, "10s",
        "How often each stripe's directory is written to disk. Shorter: faster crash recovery."},
       {"engine.copy_forward_fraction", T::kInt, "10",

@@ -97,7 +97,6 @@ engine::EngineOptions Server::EngineOptionsFromConfig() const {
   o.read_ahead_bytes = config_.GetBytes("engine.read_ahead_memory");
   o.snapshot_interval = config_.GetDuration("engine.snapshot_interval");
   o.convert_ahead_bytes = config_.GetBytes("engine.convert_ahead");
-  o.commit_linger_max = std::chrono::microseconds(config_.GetInt("engine.commit_linger_us"));
   o.copy_forward_fraction =
       static_cast<double>(config_.GetInt("engine.copy_forward_fraction")) / 100.0;
   return o;
@@ -186,11 +185,6 @@ Status Server::Start() {
   if (uint64_t fs = config_.GetBytes("engine.fragment_size"); fs > (256ull << 20)) {
     return Status::InvalidArgument("engine.fragment_size must be at most 256MiB, got " +
                                    std::to_string(fs) + " bytes");
-  }
-  if (int64_t us = config_.GetInt("engine.commit_linger_us"); us < 0 || us > 100'000) {
-    return Status::InvalidArgument(
-        "engine.commit_linger_us must be between 0 and 100000 microseconds, got " +
-        std::to_string(us));
   }
   if (int64_t ra = config_.GetInt("engine.read_ahead"); ra < 0 || ra > 64) {
     return Status::InvalidArgument("engine.read_ahead must be between 0 and 64 fragments, got " +

@@ -68,15 +68,6 @@ void AppendStoreMetrics(const StatusPageInputs& in, std::string& out) {
           "# TYPE cycas_engine_convert_seconds_total counter\n"
           "cycas_engine_convert_seconds_total %.6f\n",
           static_cast<double>(s.convert_micros) / 1e6);
-  AppendMetric(out, "cycas_engine_commit_lingers_total", "counter",
-               "Times a stripe waited for the writers of its last durable batch before writing "
-               "the next (engine.commit_linger_max).",
-               s.commit_lingers);
-  AppendF(out,
-          "# HELP cycas_engine_commit_linger_seconds_total Time stripes spent waiting so.\n"
-          "# TYPE cycas_engine_commit_linger_seconds_total counter\n"
-          "cycas_engine_commit_linger_seconds_total %.6f\n",
-          static_cast<double>(s.commit_linger_micros) / 1e6);
   AppendMetric(out, "cycas_engine_reads_total", "counter", "Object reads.", s.reads);
   AppendMetric(out, "cycas_engine_hits_total", "counter", "Lookups that found an object.", s.hits);
   AppendMetric(out, "cycas_engine_misses_total", "counter", "Lookups that found nothing.",
