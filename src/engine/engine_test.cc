@@ -559,57 +559,6 @@ TEST_F(EngineTest, CrashRecoveryReplaysEveryAcknowledgedObject) {
   EXPECT_EQ(ReadAll(*e, KeyOf(999)), Bytes(999, 700'000));
 }
 
-// A small ring syncs every durable batch, fragments included, so an unclean
-// stop costs it only the window in flight: with up to three unsynced batches
-// (as in a larger ring) recovery would drop four windows of old objects, most
-// of this one.
-TEST_F(EngineTest, SmallRingSyncsEveryBatchAndKeepsItsDataAfterACrash) {
-  FaultEnv env(IoEnv::Default());
-  opts_.env = &env;
-  opts_.stripes = 1;
-  opts_.snapshot_interval = std::chrono::hours(1);
-  // A large ring first: fragment batches share the header's sync.
-  auto e = Open();
-  auto before = e->Stats();
-  ASSERT_TRUE(e->Put(KeyOf(1), Bytes(1, 1'000'000)).ok());
-  auto after = e->Stats();
-  EXPECT_LT(after.syncs - before.syncs, after.batches_written - before.batches_written);
-  e.reset();
-  std::filesystem::remove(path_);
-
-  opts_.size = 4 << 20;  // about 14 windows of 256 KiB
-  e = Open();
-  before = e->Stats();
-  ASSERT_TRUE(e->Put(KeyOf(1), Bytes(1, 1'000'000)).ok());
-  after = e->Stats();
-  EXPECT_GE(after.syncs - before.syncs, after.batches_written - before.batches_written);
-  // Fill past a wrap with 8 KB objects, so old objects lie just ahead of the
-  // cursor, then stop uncleanly.
-  constexpr int kObjects = 700;
-  for (int i = 100; i < 100 + kObjects; i++) {
-    ASSERT_TRUE(e->Put(KeyOf(i), Bytes(i, 8000)).ok()) << i;
-  }
-  ASSERT_GT(e->Stats().wraps, 0u);
-  std::vector<int> live;
-  for (int i = 100; i < 100 + kObjects; i++) {
-    if (e->Contains(KeyOf(i))) live.push_back(i);
-  }
-  env.crashed = true;
-  e.reset();
-  env.crashed = false;
-  e = Open();
-  int lost = 0;
-  for (int i : live) {
-    if (!e->Contains(KeyOf(i))) {
-      lost++;
-    } else {
-      ASSERT_EQ(ReadAll(*e, KeyOf(i)), Bytes(i, 8000)) << i;
-    }
-  }
-  // One window of 256 KiB holds 30 such objects (8.5 KiB each); allow two.
-  EXPECT_LE(lost, 60) << "of " << live.size() << " live objects";
-}
-
 TEST_F(EngineTest, RingWrapsEvictsOldestAndNeverServesWrongBytes) {
   opts_.size = 8ull << 20;
   opts_.stripes = 1;

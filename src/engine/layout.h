@@ -25,19 +25,6 @@ inline constexpr uint64_t kBlockSize = 4096;
 // flight, so after an unclean stop recovery treats this many plus one
 // aggregation windows after its cursor as overwritten.
 inline constexpr uint32_t kMaxUnsyncedBatches = 3;
-// A durable stripe whose ring holds fewer aggregation windows than this syncs
-// every batch instead, so that recovery treats only the window in flight as
-// overwritten: with four, an unclean stop would drop a large share of a small
-// ring (half of each 32 MiB stripe of the default 1 GiB store on 32 cores).
-inline constexpr uint32_t kMinWindowsForUnsyncedBatches = 32;
-// The bound in force for a stripe: kMaxUnsyncedBatches, or 0 for a small ring
-// in durable mode. Relaxed mode never syncs batches; it keeps the wider guard.
-inline uint32_t MaxUnsyncedBatches(uint64_t content_sectors, uint32_t aggregation_bytes,
-                                   bool durable) {
-  const uint64_t window = aggregation_bytes / 512;
-  return durable && content_sectors < kMinWindowsForUnsyncedBatches * window ? 0
-                                                                             : kMaxUnsyncedBatches;
-}
 
 inline uint64_t AlignUp(uint64_t v, uint64_t a) {
   return (v + a - 1) / a * a;

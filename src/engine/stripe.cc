@@ -32,8 +32,6 @@ Stripe::Stripe(uint32_t index, BlockFile* file, StripeGeometry geometry, StripeO
       options_(options),
       stats_(stats),
       dir_(geometry.dir),
-      max_unsynced_(
-          MaxUnsyncedBatches(geometry.content_sectors, options.aggregation_bytes, options.durable)),
       mean_batch_bytes_(options_.aggregation_bytes) {
   cur_.buf = AlignedBuffer(options_.aggregation_bytes);
   flushing_.buf = AlignedBuffer(options_.aggregation_bytes);
@@ -607,8 +605,8 @@ void Stripe::FlusherLoop() {
     // recovery evict_end may already lie further ahead; it never moves back.)
     const uint32_t batch_end = flushing_.base + len / kSectorSize;
     clock_.evict_end = std::max(clock_.evict_end, batch_end);
-    // Bound the batches a power cut can tear (MaxUnsyncedBatches).
-    if (unsynced_batches_ >= max_unsynced_) flushing_.needs_sync = true;
+    // Bound the batches a power cut can tear (kMaxUnsyncedBatches).
+    if (unsynced_batches_ >= kMaxUnsyncedBatches) flushing_.needs_sync = true;
     lk.unlock();
     ConvertAhead(flushing_.base, len / kSectorSize);
     Status st = WriteBatch(&flushing_, len);
@@ -831,7 +829,7 @@ Status Stripe::Recover() {
   }
   clock_.cursor = static_cast<uint32_t>(AlignUp(clock_.cursor, kSectorsPerBlock));
   clock_.evict_end = clock_.cursor;
-  // The batches not yet synced at a crash (up to MaxUnsyncedBatches, and the
+  // The batches not yet synced at a crash (up to kMaxUnsyncedBatches, and the
   // one in flight) may have overwritten older Docs past the end of the chain
   // before they were torn: that many aggregation windows after the cursor are
   // treated as overwritten. If they reach the end of the ring, the writer went
@@ -841,7 +839,7 @@ Status Stripe::Recover() {
   // header, no later session reserved a generation, and nothing follows it.
   bool clean = best_clean && max_marker_generation <= best_generation && replayed == 0;
   const uint64_t guard =
-      (max_unsynced_ + 1) * (options_.aggregation_bytes / kSectorSize + kSectorsPerBlock);
+      (kMaxUnsyncedBatches + 1) * (options_.aggregation_bytes / kSectorSize + kSectorsPerBlock);
   if (clean) {
     // Nothing to guard against.
   } else if (clock_.cursor + guard > geo_.content_sectors) {

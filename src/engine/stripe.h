@@ -213,7 +213,6 @@ class Stripe {
   uint64_t snapshot_epoch_ = 0;  // stats_->sync_failures covered by the last snapshot
   uint64_t sectors_since_snapshot_ = 0;
   uint32_t unsynced_batches_ = 0;    // durable mode: written since the last fdatasync
-  const uint32_t max_unsynced_;      // MaxUnsyncedBatches() of this stripe
   uint64_t mean_batch_bytes_;        // moving average of batch sizes (flusher thread only)
   bool restart_conversion_ = false;  // the ring wrapped (flusher thread only)
   bool conversion_off_ = false;      // the converter could not start (flusher thread only)
