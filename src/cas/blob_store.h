@@ -95,6 +95,11 @@ class BlobStore {
   // needs no I/O; the default does nothing, so a store that wraps another
   // must forward it.
   virtual void Touch(const Digest& digest) {}
+  // Touch() for many blobs; a store that can batch the lookups overrides it
+  // (the engine prefetches the directory buckets of the next keys).
+  virtual void TouchMany(std::span<const Digest> digests) {
+    for (const Digest& d : digests) Touch(d);
+  }
   // OpenRead() when that needs no I/O (the blob is held in memory), else
   // nullptr: lets a caller on an event loop serve such blobs in place and
   // take every other read to a thread that may block. The default has no

@@ -48,6 +48,11 @@ void EngineBlobStore::Touch(const Digest& digest) {
   engine_->Touch(EngineKeyForBlob(digest));
 }
 
+void EngineBlobStore::TouchMany(std::span<const Digest> digests) {
+  std::vector<uint8_t> present(digests.size());
+  (void)ContainsMany(digests, present);  // the engine's batched touch; always OK
+}
+
 Status EngineBlobStore::ContainsMany(std::span<const Digest> digests, std::span<uint8_t> present) {
   std::vector<engine::Key> keys;
   keys.reserve(digests.size());

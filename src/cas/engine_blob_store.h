@@ -13,6 +13,7 @@ class EngineBlobStore final : public BlobStore {
 
   Result<bool> Contains(const Digest& digest) override;
   void Touch(const Digest& digest) override;
+  void TouchMany(std::span<const Digest> digests) override;
   Status ContainsMany(std::span<const Digest> digests, std::span<uint8_t> present) override;
   Result<std::unique_ptr<BlobReader>> OpenRead(const Digest& digest) override;
   Result<std::unique_ptr<BlobWriter>> OpenWrite(const Digest& digest) override;

@@ -118,16 +118,17 @@ Status TieredBlobStore::ContainsMany(std::span<const Digest> digests, std::span<
   // it could cost a HEAD when that tier is backed by a bucket.
   std::fill(present.begin(), present.end(), uint8_t{0});
   if (ram_) RETURN_IF_ERROR(ram_->ContainsMany(digests, present));
-  std::vector<Digest> rest;
+  std::vector<Digest> hits, rest;
   std::vector<size_t> rest_at;
   for (size_t i = 0; i < digests.size(); i++) {
     if (present[i]) {
-      local_->Touch(digests[i]);
+      hits.push_back(digests[i]);
     } else {
       rest.push_back(digests[i]);
       rest_at.push_back(i);
     }
   }
+  if (!hits.empty()) local_->TouchMany(hits);
   if (rest.empty()) return Status::Ok();
   std::vector<uint8_t> in_local(rest.size());
   RETURN_IF_ERROR(local_->ContainsMany(rest, in_local));

@@ -109,6 +109,31 @@ TEST_F(TieredTest, ReadsServedFromRamKeepTheDiskCopyAlive) {
   EXPECT_TRUE(engine_->Contains(EngineKeyForBlob(hot))) << "the disk copy was evicted";
 }
 
+// The same through batched existence checks, which touch a RAM hit's disk
+// copy with TouchMany instead of asking the local tier about it.
+TEST_F(TieredTest, BatchedChecksOfRamHitsKeepTheDiskCopyAlive) {
+  MemoryBlobStore ram(1 << 20, 4096);
+  TieredBlobStore tiers(&ram, local_.get(), nullptr, {});
+  CasStore cas(&tiers, nullptr);
+  Digest hot = Digest::Of(DigestFunction::kBlake3, "hot");
+  ASSERT_TRUE(cas.Put(hot, "hot").ok());
+  CasStore disk(local_.get(), nullptr);
+  std::string filler(100'000, 'f');
+  std::vector<Digest> ask = {hot};
+  std::vector<uint8_t> present(1);
+  for (int i = 0; i < 1000; i++) {
+    filler[0] = static_cast<char>(i);
+    filler[1] = static_cast<char>(i >> 8);
+    ASSERT_TRUE(disk.Put(Digest::Of(DigestFunction::kBlake3, filler), filler).ok());
+    ASSERT_TRUE(cas.ContainsMany(ask, present).ok());
+    ASSERT_EQ(present[0], 1);
+    ASSERT_TRUE(*ram.Contains(hot));
+    engine_->DrainCopyForward();
+  }
+  EXPECT_GT(engine_->Stats().wraps, 2u);
+  EXPECT_TRUE(engine_->Contains(EngineKeyForBlob(hot))) << "the disk copy was evicted";
+}
+
 TEST_F(TieredTest, RemoteHitIsVerifiedAndStoredLocally) {
   MemoryBlobStore remote(1 << 20, 1 << 20);
   TieredBlobStore tiers(nullptr, local_.get(), &remote, {});
@@ -215,6 +240,10 @@ class AskedBlobStore final : public BlobStore {
   void Touch(const Digest& d) override {
     touched.push_back(d);
     base_->Touch(d);
+  }
+  void TouchMany(std::span<const Digest> d) override {
+    touched.insert(touched.end(), d.begin(), d.end());
+    base_->TouchMany(d);
   }
   Result<std::unique_ptr<BlobReader>> OpenRead(const Digest& d) override {
     return base_->OpenRead(d);

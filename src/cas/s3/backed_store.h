@@ -69,6 +69,7 @@ class BackedBlobStore final : public BlobStore, public BatchContains {
   Result<bool> Contains(const Digest& digest) override { return ContainsImpl(digest, false); }
   // The local copy only: the bucket does not evict.
   void Touch(const Digest& digest) override { local_->Touch(digest); }
+  void TouchMany(std::span<const Digest> digests) override { local_->TouchMany(digests); }
   std::vector<Result<bool>> ContainsMany(std::span<const Digest> digests) override {
     return ContainsManyImpl(digests, false);
   }
@@ -101,6 +102,7 @@ class BackedBlobStore final : public BlobStore, public BatchContains {
       return s_->OpenRead(d);
     }
     void Touch(const Digest& d) override { s_->Touch(d); }
+    void TouchMany(std::span<const Digest> d) override { s_->TouchMany(d); }
     Result<std::unique_ptr<BlobWriter>> OpenWrite(const Digest& d) override {
       return s_->OpenWrite(d);
     }
